@@ -1,0 +1,58 @@
+// Matrix products of activations with (possibly quantized) weights: the hot
+// loop of every forward pass. Each kernel computes a slice [n_begin, n_end)
+// of the output columns for all M activation rows, single-threaded; the
+// backend splits columns across threads. M = 1 is decode (a matrix-vector
+// product), M > 1 is prefill.
+//
+//   y[m * ldy + n] = sum_k x[m][k] * W[n][k]     for m in [0, M), n in [n_begin, n_end)
+//
+// Weight layouts: kernels/quant_formats.h. Quantized kernels take the
+// activations already quantized by QuantizeActivationsQ8 (once per op,
+// shared by every thread).
+#pragma once
+
+#include <cstdint>
+
+namespace kite {
+namespace kernels {
+
+struct GemmArgs {
+  int64_t m = 1;        // activation rows
+  int64_t k = 0;        // logical columns of W and x
+  int64_t ldy = 0;      // output row stride (usually N)
+  int64_t n_begin = 0;  // output columns to compute
+  int64_t n_end = 0;
+  float* y = nullptr;
+};
+
+// f32 activations [M][K] (row stride K)
+using GemmF32Fn = void (*)(const GemmArgs& a, const float* w, const float* x);
+using GemmF16Fn = void (*)(const GemmArgs& a, const uint16_t* w, const float* x);
+using GemmBF16Fn = void (*)(const GemmArgs& a, const uint16_t* w, const float* x);
+// int8 activations [M][K_pad] with scales [M][K_pad/32], K_pad = RoundUp(K, 32)
+using GemmQ8Fn = void (*)(const GemmArgs& a, const int8_t* w, const float* w_scales, const int8_t* xq,
+                          const float* x_scales);
+using GemmQ4Fn = void (*)(const GemmArgs& a, const uint8_t* w, const uint16_t* w_scales_f16, int64_t group_size,
+                          const int8_t* xq, const float* x_scales);
+// Quantizes M rows of K floats to the Q8 activation layout (padding zeroed).
+using QuantizeActivationsFn = void (*)(const float* x, int64_t m, int64_t k, int8_t* xq, float* x_scales);
+
+struct GemmKernels {
+  const char* isa;  // "scalar", "avx2", "neon", "neon-dotprod", "neon-i8mm"
+  GemmF32Fn gemm_f32;
+  GemmF16Fn gemm_f16;
+  GemmBF16Fn gemm_bf16;
+  GemmQ8Fn gemm_q8;
+  GemmQ4Fn gemm_q4;
+  QuantizeActivationsFn quantize_activations_q8;
+};
+
+// The scalar reference: the truth every other kernel is tested against.
+const GemmKernels& ReferenceGemmKernels();
+// The fastest kernels this CPU supports (detected at run time).
+const GemmKernels& BestGemmKernels();
+// All kernel sets this CPU can run, reference first (for tests and benchmarks).
+int AvailableGemmKernels(const GemmKernels** out, int capacity);
+
+}  // namespace kernels
+}  // namespace kite

@@ -1,0 +1,31 @@
+// Byte layouts of quantized weights and activations. The converter writes
+// these, the artifact records them, and every kernel (scalar, AVX2, NEON,
+// wasm, GPU) reads them; changing one is a format change.
+//
+// Columns are padded: a row of K logical columns stores K_pad columns where
+// K_pad = RoundUp(K, kQuantBlock) for Q8 and RoundUp(K, group_size) for Q4.
+// Padding columns hold zero weights, so a kernel may read whole blocks.
+//
+// Q8 weight  [N, K]: data   int8  [N][K_pad], row-major, value = q * scale[row]
+//                    scales f32   [N]
+// Q4 weight  [N, K]: data   uint8 [N][K_pad / 2]; each 32-column block b of a row is 16 bytes:
+//                    byte j (0..15) = (q[32b + j] + 8) | ((q[32b + j + 16] + 8) << 4), q in [-8, 7]
+//                    scales f16   [N][K_pad / group_size]; group_size in {32, 64, 128};
+//                    value = q * scale[row][col / group_size]
+// Q8 activation row:  int8 [K_pad] with one f32 scale per 32-column block (K_pad = RoundUp(K, 32)),
+//                    symmetric: scale = max|x| / 127, q = round(x / scale); zero block -> scale 0.
+#pragma once
+
+#include <cstdint>
+
+namespace kite {
+
+constexpr int64_t kQuantBlock = 32;
+
+inline int64_t RoundUp(int64_t x, int64_t m) { return (x + m - 1) / m * m; }
+
+inline int64_t Q8RowBytes(int64_t k) { return RoundUp(k, kQuantBlock); }
+inline int64_t Q4RowBytes(int64_t k, int64_t group_size) { return RoundUp(k, group_size) / 2; }
+inline int64_t Q4GroupsPerRow(int64_t k, int64_t group_size) { return RoundUp(k, group_size) / group_size; }
+
+}  // namespace kite

@@ -1,0 +1,24 @@
+// Weight quantization and number-format conversion, shared by the converter
+// (which writes the layouts of kernels/quant_formats.h) and the tests (which
+// dequantize to measure the error a scheme introduces).
+#pragma once
+
+#include <cstdint>
+
+namespace kite {
+namespace kernels {
+
+uint16_t FloatToHalf(float f);   // round to nearest even, handles inf/nan/subnormals
+float HalfToFloat(uint16_t h);
+uint16_t FloatToBf16(float f);   // round to nearest even
+float Bf16ToFloat(uint16_t b);
+
+// W [n][k] f32 -> Q8 data [n][RoundUp(k,32)] + scales [n]
+void QuantizeRowsQ8(const float* w, int64_t n, int64_t k, int8_t* data, float* scales);
+void DequantizeRowsQ8(const int8_t* data, const float* scales, int64_t n, int64_t k, float* w);
+// W [n][k] f32 -> Q4 data [n][RoundUp(k,g)/2] + f16 scales [n][RoundUp(k,g)/g]
+void QuantizeRowsQ4(const float* w, int64_t n, int64_t k, int64_t group_size, uint8_t* data, uint16_t* scales);
+void DequantizeRowsQ4(const uint8_t* data, const uint16_t* scales, int64_t n, int64_t k, int64_t group_size, float* w);
+
+}  // namespace kernels
+}  // namespace kite
