@@ -61,10 +61,16 @@ void ThreadPool::Run(const std::function<void(int, int)>& fn) {
   }
   wake_.notify_all();
   fn(0, n_threads_);
-  while (pending_.load(std::memory_order_acquire) != 0) {
+  // Spin briefly, then yield: on an oversubscribed machine the worker we wait for
+  // may need this core to finish.
+  for (int spin = 0; pending_.load(std::memory_order_acquire) != 0; ++spin) {
+    if (spin < 4000) {
 #if defined(__x86_64__) || defined(__i386__)
-    __builtin_ia32_pause();
+      __builtin_ia32_pause();
 #endif
+    } else {
+      std::this_thread::yield();
+    }
   }
   std::lock_guard<std::mutex> lock(mutex_);
   job_ = nullptr;

@@ -1,0 +1,13 @@
+// Measures the machine's memory read bandwidth the way decode reads weights:
+// every thread streams its own slice of a buffer far larger than the caches,
+// summing with several independent SIMD accumulators so the loop is bound by
+// memory, not by add latency. Best of several passes, in bytes per second.
+#pragma once
+
+#include <cstdint>
+
+namespace kite_cli {
+
+double MeasureReadBandwidth(int threads, uint64_t buffer_bytes = 512ull << 20, int passes = 5);
+
+}  // namespace kite_cli

@@ -1,0 +1,84 @@
+#include "runtime/backend/cpu/cpu_matmul.h"
+
+#include <algorithm>
+#include <cstring>
+
+#include "kernels/quant_formats.h"
+#include "kernels/quantize.h"
+
+namespace kite {
+
+void MatMulScratch::Reserve(int64_t max_m, int64_t max_k) {
+  const int64_t k_pad = RoundUp(max_k, 128);
+  if (static_cast<int64_t>(xq.size()) < max_m * k_pad) xq.resize(max_m * k_pad);
+  if (static_cast<int64_t>(x_scales.size()) < max_m * (k_pad / kQuantBlock)) x_scales.resize(max_m * (k_pad / kQuantBlock));
+}
+
+void MatMul(const kernels::GemmKernels& k, ThreadPool& pool, MatMulScratch& scratch, const Matrix& w, const float* x,
+            int64_t m, float* y, int64_t ldy) {
+  kernels::GemmArgs base;
+  base.m = m;
+  base.k = w.cols;
+  base.ldy = ldy;
+  base.y = y;
+  const int64_t n = w.rows;
+  const bool quantized = w.dtype == DType::kQ8 || w.dtype == DType::kQ4;
+  if (quantized) k.quantize_activations_q8(x, m, w.cols, scratch.xq.data(), scratch.x_scales.data());
+  // Each task gets at least ~32 KB of weights (times the rows of x it serves) so that waking
+  // a thread pays off; tasks cover whole 8-row tiles so SIMD row blocking stays intact.
+  const int64_t bytes_per_row = std::max<int64_t>(1, static_cast<int64_t>(w.bytes) / std::max<int64_t>(1, n));
+  const int64_t min_rows = (32 * 1024) / (bytes_per_row * m) + 1;
+  const int64_t grain_tiles = (min_rows + 7) / 8;
+  pool.ParallelFor((n + 7) / 8, grain_tiles, [&](int64_t b, int64_t e) {
+    kernels::GemmArgs a = base;
+    a.n_begin = b * 8;
+    a.n_end = std::min(n, e * 8);
+    switch (w.dtype) {
+      case DType::kF32: k.gemm_f32(a, static_cast<const float*>(w.data), x); break;
+      case DType::kF16: k.gemm_f16(a, static_cast<const uint16_t*>(w.data), x); break;
+      case DType::kBF16: k.gemm_bf16(a, static_cast<const uint16_t*>(w.data), x); break;
+      case DType::kQ8:
+        k.gemm_q8(a, static_cast<const int8_t*>(w.data), static_cast<const float*>(w.scales), scratch.xq.data(),
+                  scratch.x_scales.data());
+        break;
+      case DType::kQ4:
+        k.gemm_q4(a, static_cast<const uint8_t*>(w.data), static_cast<const uint16_t*>(w.scales), w.group_size,
+                  scratch.xq.data(), scratch.x_scales.data());
+        break;
+      case DType::kI32: break;  // rejected when weights are bound
+    }
+  });
+}
+
+void DequantizeRow(const Matrix& w, int64_t row, float* out) {
+  const int64_t k = w.cols;
+  switch (w.dtype) {
+    case DType::kF32:
+      std::memcpy(out, static_cast<const float*>(w.data) + row * k, k * sizeof(float));
+      break;
+    case DType::kF16: {
+      const uint16_t* r = static_cast<const uint16_t*>(w.data) + row * k;
+      for (int64_t i = 0; i < k; ++i) out[i] = kernels::HalfToFloat(r[i]);
+      break;
+    }
+    case DType::kBF16: {
+      const uint16_t* r = static_cast<const uint16_t*>(w.data) + row * k;
+      for (int64_t i = 0; i < k; ++i) out[i] = kernels::Bf16ToFloat(r[i]);
+      break;
+    }
+    case DType::kQ8: {
+      const int8_t* r = static_cast<const int8_t*>(w.data) + row * Q8RowBytes(k);
+      kernels::DequantizeRowsQ8(r, static_cast<const float*>(w.scales) + row, 1, k, out);
+      break;
+    }
+    case DType::kQ4: {
+      const uint8_t* r = static_cast<const uint8_t*>(w.data) + row * Q4RowBytes(k, w.group_size);
+      const uint16_t* s = static_cast<const uint16_t*>(w.scales) + row * Q4GroupsPerRow(k, w.group_size);
+      kernels::DequantizeRowsQ4(r, s, 1, k, w.group_size, out);
+      break;
+    }
+    case DType::kI32: break;
+  }
+}
+
+}  // namespace kite

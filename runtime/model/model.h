@@ -1,0 +1,48 @@
+// Model: the interface every architecture family implements (llama_model.cc
+// for Llama/Qwen2/Qwen3; later gpt2, gemma, deepseek, ...). A Model is
+// read-only after creation and shared by sessions; all mutable state (KV
+// cache, scratch) lives in the ForwardState a session owns.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+
+#include "kernels/gemm.h"
+#include "runtime/artifact/artifact.h"
+#include "runtime/core/status.h"
+#include "runtime/core/thread_pool.h"
+#include "runtime/model/model_config.h"
+
+namespace kite {
+
+// Per-session working memory of a model; each family defines what it holds.
+class ForwardState {
+ public:
+  virtual ~ForwardState() = default;
+  virtual int64_t capacity_tokens() const = 0;
+  virtual uint64_t kv_cache_bytes() const = 0;
+};
+
+class Model {
+ public:
+  virtual ~Model() = default;
+  virtual const ModelConfig& config() const = 0;
+  virtual const kernels::GemmKernels& kernels() const = 0;
+  // Bytes of weights one decoded token reads (every matrix once, one embedding row).
+  virtual uint64_t weight_bytes_per_token() const = 0;
+  // Bytes the KV cache holds per token of context.
+  virtual uint64_t kv_bytes_per_token() const = 0;
+
+  // Allocates the cache and scratch for `context_tokens` positions and batches of `max_batch`.
+  virtual Result<std::unique_ptr<ForwardState>> NewState(int64_t context_tokens, int64_t max_batch,
+                                                         int n_threads) const = 0;
+  // Runs tokens[0..n) at positions [pos, pos + n), writing their K/V into the cache.
+  // logits: null, or [n][vocab] when all_rows, else [vocab] for the last token.
+  virtual Status Forward(ForwardState& state, ThreadPool& pool, const int32_t* tokens, int64_t n, int64_t pos,
+                         float* logits, bool all_rows) const = 0;
+};
+
+// Picks the implementation for the artifact's architecture.
+Result<std::unique_ptr<Model>> CreateModel(const Artifact& artifact, const kernels::GemmKernels& kernels);
+
+}  // namespace kite
