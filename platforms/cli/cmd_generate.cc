@@ -142,7 +142,7 @@ int RunChat(int argc, char** argv) {
   const bool chat = info.has_chat_template != 0;
   if (!chat) std::fprintf(stderr, "(this model has no chat template: kite run continues your text)\n");
 
-  nlohmann::json messages = nlohmann::json::array();
+  nlohmann::ordered_json messages = nlohmann::ordered_json::array();
   if (args.Has("--system")) messages.push_back({{"role", "system"}, {"content", args.Get("--system")}});
   auto turn = [&](const std::string& user_text) -> int {
     std::vector<int32_t> prompt;
@@ -187,7 +187,7 @@ int RunChat(int argc, char** argv) {
     if (!std::getline(std::cin, line)) break;
     if (line == "/quit" || line == "/exit") break;
     if (line == "/reset") {
-      messages = nlohmann::json::array();
+      messages = nlohmann::ordered_json::array();
       if (args.Has("--system")) messages.push_back({{"role", "system"}, {"content", args.Get("--system")}});
       kite_session_reset(session.session);
       continue;

@@ -237,11 +237,12 @@ kite_status kite_apply_chat_template(const kite_engine* engine, const char* mess
     if (engine == nullptr || messages_json == nullptr || out_prompt == nullptr) {
       return Fail(KITE_INVALID_ARGUMENT, "engine, messages_json and out_prompt are required");
     }
-    nlohmann::json messages = nlohmann::json::parse(messages_json, nullptr, false);
+    // ordered_json: the template's tojson must print keys in the caller's order.
+    nlohmann::ordered_json messages = nlohmann::ordered_json::parse(messages_json, nullptr, false);
     if (messages.is_discarded()) return Fail(KITE_INVALID_ARGUMENT, "messages_json is not valid JSON");
-    nlohmann::json tools;
+    nlohmann::ordered_json tools;
     if (tools_json != nullptr) {
-      tools = nlohmann::json::parse(tools_json, nullptr, false);
+      tools = nlohmann::ordered_json::parse(tools_json, nullptr, false);
       if (tools.is_discarded()) return Fail(KITE_INVALID_ARGUMENT, "tools_json is not valid JSON");
     }
     auto prompt = engine->engine->RenderChat(messages, tools, add_generation_prompt != 0);

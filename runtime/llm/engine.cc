@@ -52,11 +52,11 @@ Result<std::string> Engine::Detokenize(const std::vector<int32_t>& ids, bool ski
   return tokenizer_->Decode(ids, skip_special);
 }
 
-Result<std::string> Engine::RenderChat(const nlohmann::json& messages, const nlohmann::json& tools,
+Result<std::string> Engine::RenderChat(const nlohmann::ordered_json& messages, const nlohmann::ordered_json& tools,
                                        bool add_generation_prompt) const {
   if (chat_template_ == nullptr) return Unsupported(artifact_->path() + " has no chat template");
   if (!messages.is_array()) return InvalidArgument("messages must be a JSON array");
-  nlohmann::json context = nlohmann::json::object();
+  nlohmann::ordered_json context = nlohmann::ordered_json::object();
   context["messages"] = messages;
   if (!tools.is_null()) {
     if (!tools.is_array()) return InvalidArgument("tools must be a JSON array");

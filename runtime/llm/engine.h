@@ -44,7 +44,8 @@ class Engine {
   // skip_special drops special tokens (BOS, <|im_end|>, ...) from the text.
   Result<std::string> Detokenize(const std::vector<int32_t>& ids, bool skip_special = false) const;
   // Renders the model's chat template (Hugging Face apply_chat_template semantics).
-  Result<std::string> RenderChat(const nlohmann::json& messages, const nlohmann::json& tools,
+  // ordered_json keeps object keys in the caller's order, as tojson must print them.
+  Result<std::string> RenderChat(const nlohmann::ordered_json& messages, const nlohmann::ordered_json& tools,
                                  bool add_generation_prompt) const;
 
  private:
