@@ -32,7 +32,7 @@ if [[ "${KITE_TEST_QUICK:-0}" != "1" ]]; then
     -DKITE_SHARED_DIR="$KITE_SHARED_DIR" >/dev/null
   cmake --build build-asan -j "$JOBS"
   ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-    ctest --test-dir build-asan --output-on-failure -j "$JOBS" --timeout 1800
+    ctest --test-dir build-asan --output-on-failure -j "$JOBS" --timeout 1800 -LE slow
 
   stage "fuzz the artifact loader (libFuzzer, ${KITE_FUZZ_SECONDS:-60} s)"
   ./scripts/fuzz_artifact.sh "${KITE_FUZZ_SECONDS:-60}"
