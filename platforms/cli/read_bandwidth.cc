@@ -7,6 +7,9 @@
 #include <thread>
 #include <vector>
 
+#include <sys/wait.h>
+#include <unistd.h>
+
 namespace kite_cli {
 namespace {
 
@@ -35,7 +38,7 @@ float SumSlice(const Vec8* p, uint64_t n) {
 
 }  // namespace
 
-double MeasureReadBandwidth(int threads, uint64_t buffer_bytes, int passes) {
+double MeasureReadBandwidthInProcess(int threads, uint64_t buffer_bytes, int passes) {
   threads = std::max(1, threads);
   const uint64_t n_vec = buffer_bytes / sizeof(Vec8);
   Vec8* buffer = static_cast<Vec8*>(std::aligned_alloc(64, n_vec * sizeof(Vec8)));
@@ -63,6 +66,36 @@ double MeasureReadBandwidth(int threads, uint64_t buffer_bytes, int passes) {
   }
   std::free(buffer);
   return best;
+}
+
+}  // namespace kite_cli
+
+namespace kite_cli {
+
+double MeasureReadBandwidth(int threads, uint64_t buffer_bytes, int passes) {
+  // Measured in a child process so the large buffer never counts towards the peak RSS
+  // that the benchmark reports for the model.
+  int fds[2];
+  if (pipe(fds) != 0) return MeasureReadBandwidthInProcess(threads, buffer_bytes, passes);
+  const pid_t child = fork();
+  if (child < 0) {
+    close(fds[0]);
+    close(fds[1]);
+    return MeasureReadBandwidthInProcess(threads, buffer_bytes, passes);
+  }
+  if (child == 0) {
+    close(fds[0]);
+    const double value = MeasureReadBandwidthInProcess(threads, buffer_bytes, passes);
+    const ssize_t written = write(fds[1], &value, sizeof(value));
+    _exit(written == sizeof(value) ? 0 : 1);
+  }
+  close(fds[1]);
+  double value = 0;
+  const ssize_t got = read(fds[0], &value, sizeof(value));
+  close(fds[0]);
+  int status = 0;
+  waitpid(child, &status, 0);
+  return got == sizeof(value) ? value : 0;
 }
 
 }  // namespace kite_cli

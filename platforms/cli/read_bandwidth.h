@@ -9,5 +9,8 @@
 namespace kite_cli {
 
 double MeasureReadBandwidth(int threads, uint64_t buffer_bytes = 512ull << 20, int passes = 5);
+// The same, in this process (MeasureReadBandwidth runs it in a child so the buffer does not
+// raise the caller's peak RSS).
+double MeasureReadBandwidthInProcess(int threads, uint64_t buffer_bytes, int passes);
 
 }  // namespace kite_cli
