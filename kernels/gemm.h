@@ -53,6 +53,9 @@ const GemmKernels& ReferenceGemmKernels();
 const GemmKernels& BestGemmKernels();
 // All kernel sets this CPU can run, reference first (for tests and benchmarks).
 int AvailableGemmKernels(const GemmKernels** out, int capacity);
+// AvailableGemmKernels stores min(capacity, available) sets and returns how many it stored; a capacity of
+// kMaxGemmKernelSets always holds them all. The sets are ordered slowest first; the last is BestGemmKernels().
+constexpr int kMaxGemmKernelSets = 4;
 
 }  // namespace kernels
 }  // namespace kite

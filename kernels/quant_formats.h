@@ -28,4 +28,9 @@ inline int64_t Q8RowBytes(int64_t k) { return RoundUp(k, kQuantBlock); }
 inline int64_t Q4RowBytes(int64_t k, int64_t group_size) { return RoundUp(k, group_size) / 2; }
 inline int64_t Q4GroupsPerRow(int64_t k, int64_t group_size) { return RoundUp(k, group_size) / group_size; }
 
+// A Q8 activation block whose max|x| is below this is stored as a zero block (scale 0). Far below any
+// real activation, and safely above where 127 / max|x| overflows f32 (max|x| < 3.7e-37) or the scale
+// turns subnormal (< 1.5e-36). Every kernel set uses the same cut-off, so all ISAs quantize alike.
+constexpr float kQ8ActivationMinAbsMax = 1e-30f;
+
 }  // namespace kite

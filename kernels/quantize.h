@@ -19,6 +19,8 @@ void DequantizeRowsQ8(const int8_t* data, const float* scales, int64_t n, int64_
 // W [n][k] f32 -> Q4 data [n][RoundUp(k,g)/2] + f16 scales [n][RoundUp(k,g)/g]
 void QuantizeRowsQ4(const float* w, int64_t n, int64_t k, int64_t group_size, uint8_t* data, uint16_t* scales);
 void DequantizeRowsQ4(const uint8_t* data, const uint16_t* scales, int64_t n, int64_t k, int64_t group_size, float* w);
+// The Q4 code (-8..7) of column `column` of one Q4 row (quant_formats.h layout).
+int Q4CodeAt(const uint8_t* row, int64_t column);
 
 }  // namespace kernels
 }  // namespace kite

@@ -68,5 +68,43 @@ float Dot(const float* a, const float* b, int64_t n) {
   return (s0 + s1) + (s2 + s3);
 }
 
+void LayerNorm(const float* x, const float* w, const float* b, int64_t n, float eps, float* out) {
+  // Two passes in double: the mean is subtracted before squaring (no cancellation).
+  double sum = 0.0;
+  for (int64_t i = 0; i < n; ++i) sum += x[i];
+  const double mean = sum / static_cast<double>(n);
+  double sum_sq = 0.0;
+  for (int64_t i = 0; i < n; ++i) sum_sq += (x[i] - mean) * (x[i] - mean);
+  const double inv = 1.0 / std::sqrt(sum_sq / static_cast<double>(n) + eps);
+  for (int64_t i = 0; i < n; ++i) out[i] = static_cast<float>((x[i] - mean) * inv) * w[i] + b[i];
+}
+
+namespace {
+inline float GeluTanhOne(float x) {
+  constexpr float kSqrt2OverPi = 0.7978845608028654f;
+  return 0.5f * x * (1.0f + std::tanh(kSqrt2OverPi * (x + 0.044715f * x * x * x)));
+}
+}  // namespace
+
+void GeluTanh(float* x, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) x[i] = GeluTanhOne(x[i]);
+}
+
+void GeluTanhMul(float* gate, const float* up, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) gate[i] = GeluTanhOne(gate[i]) * up[i];
+}
+
+void SoftCap(float* x, int64_t n, float cap) {
+  for (int64_t i = 0; i < n; ++i) x[i] = cap * std::tanh(x[i] / cap);
+}
+
+void RopeInterleaved(float* head, int64_t head_dim, const float* cos, const float* sin) {
+  for (int64_t i = 0; i < head_dim / 2; ++i) {
+    const float a = head[2 * i], b = head[2 * i + 1];
+    head[2 * i] = a * cos[i] - b * sin[i];
+    head[2 * i + 1] = a * sin[i] + b * cos[i];
+  }
+}
+
 }  // namespace kernels
 }  // namespace kite

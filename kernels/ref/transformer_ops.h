@@ -24,5 +24,17 @@ void AddInPlace(float* y, const float* x, int64_t n);
 void WeightedSum(const float* p, const float* v, int64_t n, int64_t stride, int64_t d, float* out);
 float Dot(const float* a, const float* b, int64_t n);
 
+// out[i] = (x[i] - mean) / sqrt(var + eps) * w[i] + b[i], biased variance (GPT-2); out may alias x
+void LayerNorm(const float* x, const float* w, const float* b, int64_t n, float eps, float* out);
+// x[i] = gelu_tanh(x[i]) = 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))   (HF gelu_new / gelu_pytorch_tanh)
+void GeluTanh(float* x, int64_t n);
+// gate[i] = gelu_tanh(gate[i]) * up[i]   (GeGLU, Gemma)
+void GeluTanhMul(float* gate, const float* up, int64_t n);
+// x[i] = cap * tanh(x[i] / cap)   (Gemma soft-capping of scores and logits)
+void SoftCap(float* x, int64_t n, float cap);
+// Rotates one head in place, interleaved layout: pairs (2i, 2i + 1) (DeepSeek, Meta/llama2.c).
+// cos, sin: [d/2] for this position.
+void RopeInterleaved(float* head, int64_t head_dim, const float* cos, const float* sin);
+
 }  // namespace kernels
 }  // namespace kite

@@ -125,10 +125,17 @@ INSTANTIATE_TEST_SUITE_P(
                       QuantCase{"random/llama_tied_linear", "mixed", "", 0.9, 0.42}),
     [](const ::testing::TestParamInfo<QuantCase>& info) { return info.param.Name(); });
 
-// The optimized kernels on a quantized model equal the scalar reference kernels: integer
-// dot products are exact, so only f32 summation order differs (bound 1e-3 on logits of
-// magnitude ~10-20, i.e. ~1e-4 relative).
-TEST(QuantizedKernelParity, BestKernelsEqualReference) {
+// The optimized kernels on a quantized model against the scalar reference kernels, end to end.
+// Each kernel equals its scalar twin on identical inputs (tests/kernels), but whole models
+// cannot agree bit for bit: f32 summation order differs in the last bits, and when such a
+// difference lands a value on the other side of an activation-quantization rounding step the
+// two runs take different (equally valid) int8 codes, which later layers amplify to the size
+// of the quantization noise itself. Measured on stories260K q8: both paths sit ~0.2-0.3 from
+// the f32 logits and ~0.2 from each other. So for quantized weights the optimized path must be
+// as close to the f32 reference as the scalar path is (KL within 1.5x + 1e-4; a wrong kernel
+// is orders of magnitude worse) and pick the same top-1 token on >= 95% of rows; f16 weights
+// involve no activation quantization and must agree to 1e-3 (f32 summation order only).
+TEST(QuantizedKernelParity, BestKernelsMatchReferenceKernels) {
   for (const char* scheme : {"q8", "q4", "mixed", "f16"}) {
     std::string log;
     const std::string artifact = ConvertShared("models/stories260K/hf", std::string("--quant ") + scheme + " --quiet", &log);
@@ -137,20 +144,36 @@ TEST(QuantizedKernelParity, BestKernelsEqualReference) {
     ASSERT_NE(best, nullptr);
     ASSERT_NE(reference, nullptr);
     const int64_t vocab = best->config().vocab_size;
+    double kl_best = 0, kl_reference = 0, top1_between = 0, max_abs = 0;
+    int64_t total_rows = 0;
     for (const Row& r : ReferenceRows("stories260K/hf")) {
       const int64_t rows = static_cast<int64_t>(r.ids.size());
       std::vector<float> a(rows * vocab), b(rows * vocab);
-      for (auto* pair : {&a, &b}) {
-        Engine& e = pair == &a ? *best : *reference;
+      for (auto* out : {&a, &b}) {
+        Engine& e = out == &a ? *best : *reference;
         SessionOptions so;
         so.n_threads = 2;
         so.context_tokens = rows;
         auto session = Session::Create(e, so);
         ASSERT_TRUE(session.ok());
-        ASSERT_TRUE((*session)->Eval(r.ids.data(), rows, pair->data(), true).ok());
+        ASSERT_TRUE((*session)->Eval(r.ids.data(), rows, out->data(), true).ok());
       }
-      RowDiff d = CompareRows(a.data(), b.data(), rows, vocab);
-      EXPECT_LE(d.max_abs, 1e-3) << scheme << " [" << best->kernel_isa() << "] worst row " << d.worst_row;
+      kl_best += CompareDistributions(a.data(), r.logits.data(), rows, vocab).mean_kl * rows;
+      kl_reference += CompareDistributions(b.data(), r.logits.data(), rows, vocab).mean_kl * rows;
+      top1_between += CompareDistributions(a.data(), b.data(), rows, vocab).top1 * rows;
+      max_abs = std::max(max_abs, CompareRows(a.data(), b.data(), rows, vocab).max_abs);
+      total_rows += rows;
+    }
+    kl_best /= total_rows;
+    kl_reference /= total_rows;
+    top1_between /= total_rows;
+    std::printf("[parity] %-6s %s vs scalar: KL to f32 %.3g vs %.3g, top-1 agreement %.1f%%, max |diff| %.3g\n", scheme,
+                best->kernel_isa(), kl_best, kl_reference, 100 * top1_between, max_abs);
+    if (std::string(scheme) == "f16") {
+      EXPECT_LE(max_abs, 1e-3);
+    } else {
+      EXPECT_LE(kl_best, 1.5 * kl_reference + 1e-4) << scheme;
+      EXPECT_GE(top1_between, 0.95) << scheme;
     }
   }
 }

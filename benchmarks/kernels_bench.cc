@@ -1,0 +1,206 @@
+// Micro-benchmarks of the gemm kernels at the matrix shapes of the models we
+// ship (Qwen2.5-0.5B, SmolLM2-135M), for every kernel set this CPU runs.
+//
+//   M = 1 (decode) is memory-bound: the counter that matters is weight_GB/s, weight bytes read per
+//   second. Each iteration uses the next of several copies of the weights, together larger than
+//   the last-level cache, so the bytes come from DRAM as they do in a real forward pass.
+//   M = 128 (prefill) is compute-bound: GFLOP/s (2*M*N*K per call). To keep the scalar runs short,
+//   M = 128 computes only the first kPrefillColumns output columns (the same slice for every set).
+//
+// Rates are per CPU second of the benchmark thread (Google Benchmark's default), which holds up
+// better than wall time on a machine shared with other work; on an idle machine the two agree.
+//
+// kite_kernels_bench --benchmark_filter=avx2 --benchmark_min_time=0.2
+// KITE_BENCH_HOT=1 kite_kernels_bench ...   (one copy: M = 1 from cache, i.e. the compute limit)
+#include <benchmark/benchmark.h>
+
+#include <algorithm>
+#include <cstdint>
+#include <cstdlib>
+#include <memory>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "kernels/gemm.h"
+#include "kernels/quant_formats.h"
+#include "kernels/quantize.h"
+
+namespace {
+
+using kite::kernels::GemmArgs;
+using kite::kernels::GemmKernels;
+
+constexpr int64_t kColdBytes = 256ll << 20;  // weight copies cycled through for M = 1 (L3 here: 32 MiB)
+constexpr int64_t kPrefillColumns = 1024;
+
+struct Shape {
+  const char* name;
+  int64_t n, k;
+};
+// y = x W^T with W [N][K]: QKV, attention output, MLP gate/up, MLP down, lm_head.
+const Shape kShapes[] = {
+    {"qwen2.5-0.5b/qkv", 1152, 896},        {"qwen2.5-0.5b/mlp_up", 4864, 896},
+    {"qwen2.5-0.5b/mlp_down", 896, 4864},   {"qwen2.5-0.5b/lm_head", 151936, 896},
+    {"smollm2-135m/qkv", 960, 576},         {"smollm2-135m/mlp_up", 1536, 576},
+    {"smollm2-135m/mlp_down", 576, 1536},   {"smollm2-135m/lm_head", 49152, 576},
+};
+
+enum Format { kF32, kF16, kBf16, kQ8, kQ4G32, kQ4G128 };
+const char* const kFormatNames[] = {"f32_gemm_f32", "f16_gemm_f32", "bf16_gemm_f32", "qs8_gemm_f32",
+                                    "qs4_gemm_f32/g32", "qs4_gemm_f32/g128"};
+
+// One copy of a weight matrix in one format.
+struct Weights {
+  std::vector<float> f32;
+  std::vector<uint16_t> u16, q4_scales;
+  std::vector<int8_t> q8;
+  std::vector<float> q8_scales;
+  std::vector<uint8_t> q4;
+};
+
+int64_t GroupSize(Format f) { return f == kQ4G128 ? 128 : 32; }
+
+int64_t WeightBytes(Format f, int64_t n, int64_t k) {
+  switch (f) {
+    case kF32: return n * k * 4;
+    case kF16:
+    case kBf16: return n * k * 2;
+    case kQ8: return n * (kite::Q8RowBytes(k) + 4);
+    case kQ4G32:
+    case kQ4G128:
+      return n * (kite::Q4RowBytes(k, GroupSize(f)) + 2 * kite::Q4GroupsPerRow(k, GroupSize(f)));
+  }
+  return 0;
+}
+
+Weights MakeWeights(Format f, int64_t n, int64_t k, uint32_t seed) {
+  std::mt19937 rng(seed);
+  std::normal_distribution<float> normal(0.0f, 0.02f);
+  std::vector<float> w(static_cast<size_t>(n * k));
+  for (float& v : w) v = normal(rng);
+  Weights out;
+  switch (f) {
+    case kF32: out.f32 = std::move(w); break;
+    case kF16:
+    case kBf16:
+      out.u16.resize(w.size());
+      for (size_t i = 0; i < w.size(); ++i) {
+        out.u16[i] = f == kF16 ? kite::kernels::FloatToHalf(w[i]) : kite::kernels::FloatToBf16(w[i]);
+      }
+      break;
+    case kQ8:
+      out.q8.resize(static_cast<size_t>(n * kite::Q8RowBytes(k)));
+      out.q8_scales.resize(static_cast<size_t>(n));
+      kite::kernels::QuantizeRowsQ8(w.data(), n, k, out.q8.data(), out.q8_scales.data());
+      break;
+    case kQ4G32:
+    case kQ4G128:
+      out.q4.resize(static_cast<size_t>(n * kite::Q4RowBytes(k, GroupSize(f))));
+      out.q4_scales.resize(static_cast<size_t>(n * kite::Q4GroupsPerRow(k, GroupSize(f))));
+      kite::kernels::QuantizeRowsQ4(w.data(), n, k, GroupSize(f), out.q4.data(), out.q4_scales.data());
+      break;
+  }
+  return out;
+}
+
+// Benchmarks run in rounds that repeat their setup, and making a 545 MB lm_head takes seconds: keep
+// the weights of the last (format, shape) and register benchmarks so that neighbours share them.
+const std::vector<Weights>& CachedWeights(Format f, int64_t n, int64_t k) {
+  static std::vector<Weights> cache;
+  static std::string cached_key;
+  const std::string key = std::to_string(f) + "/" + std::to_string(n) + "/" + std::to_string(k);
+  if (key != cached_key) {
+    cache.clear();
+    cache.shrink_to_fit();
+    // Enough copies to overflow the cache several times (one copy of a large matrix already does).
+    int64_t copies = std::max<int64_t>(1, std::min<int64_t>(64, kColdBytes / WeightBytes(f, n, k)));
+    if (std::getenv("KITE_BENCH_HOT") != nullptr) copies = 1;  // measure from cache instead
+    cache.push_back(MakeWeights(f, n, k, 100));
+    for (int64_t c = 1; c < copies; ++c) cache.push_back(cache.front());  // same values, other addresses
+    cached_key = key;
+  }
+  return cache;
+}
+
+void BM_Gemm(benchmark::State& state, const GemmKernels* set, Format f, Shape shape, int64_t m) {
+  const int64_t k = shape.k, n = shape.n;
+  const int64_t n_end = m == 1 ? n : std::min(n, kPrefillColumns);
+  const std::vector<Weights>& weights = CachedWeights(f, n, k);
+  // Prefill reuses each weight block from cache by design: one copy.
+  const int copies = m == 1 ? static_cast<int>(weights.size()) : 1;
+
+  std::mt19937 rng(1);
+  std::normal_distribution<float> normal(0.0f, 1.0f);
+  std::vector<float> x(static_cast<size_t>(m * k));
+  for (float& v : x) v = normal(rng);
+  const int64_t k_pad = kite::Q8RowBytes(k);
+  std::vector<int8_t> xq(static_cast<size_t>(m * k_pad));
+  std::vector<float> xs(static_cast<size_t>(m * k_pad / kite::kQuantBlock));
+  set->quantize_activations_q8(x.data(), m, k, xq.data(), xs.data());
+  std::vector<float> y(static_cast<size_t>(m * n));
+
+  GemmArgs a;
+  a.m = m, a.k = k, a.ldy = n, a.n_begin = 0, a.n_end = n_end, a.y = y.data();
+  int next = 0;
+  for (auto _ : state) {
+    const Weights& w = weights[next];
+    next = (next + 1) % copies;
+    switch (f) {
+      case kF32: set->gemm_f32(a, w.f32.data(), x.data()); break;
+      case kF16: set->gemm_f16(a, w.u16.data(), x.data()); break;
+      case kBf16: set->gemm_bf16(a, w.u16.data(), x.data()); break;
+      case kQ8: set->gemm_q8(a, w.q8.data(), w.q8_scales.data(), xq.data(), xs.data()); break;
+      case kQ4G32:
+      case kQ4G128: set->gemm_q4(a, w.q4.data(), w.q4_scales.data(), GroupSize(f), xq.data(), xs.data()); break;
+    }
+    benchmark::DoNotOptimize(y.data());
+    benchmark::ClobberMemory();
+  }
+  const double bytes_per_call = static_cast<double>(WeightBytes(f, n_end, k));
+  state.counters["weight_GB/s"] =
+      benchmark::Counter(bytes_per_call / 1e9, benchmark::Counter::kIsIterationInvariantRate);
+  state.counters["GFLOP/s"] =
+      benchmark::Counter(2.0 * m * n_end * k / 1e9, benchmark::Counter::kIsIterationInvariantRate);
+}
+
+void BM_QuantizeActivations(benchmark::State& state, const GemmKernels* set, int64_t m, int64_t k) {
+  std::vector<float> x(static_cast<size_t>(m * k), 0.5f);
+  std::vector<int8_t> xq(static_cast<size_t>(m * kite::Q8RowBytes(k)));
+  std::vector<float> xs(static_cast<size_t>(m * kite::Q8RowBytes(k) / 32));
+  for (auto _ : state) {
+    set->quantize_activations_q8(x.data(), m, k, xq.data(), xs.data());
+    benchmark::ClobberMemory();
+  }
+  state.counters["GB/s"] = benchmark::Counter(m * k * 4 / 1e9, benchmark::Counter::kIsIterationInvariantRate);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  benchmark::Initialize(&argc, argv);
+  const GemmKernels* sets[kite::kernels::kMaxGemmKernelSets];
+  const int count = kite::kernels::AvailableGemmKernels(sets, kite::kernels::kMaxGemmKernelSets);
+  for (int f = kF32; f <= kQ4G128; ++f) {
+    for (const Shape& shape : kShapes) {
+      for (int64_t m : {1, 128}) {
+        for (int s = 0; s < count; ++s) {
+          const std::string name = std::string(kFormatNames[f]) + "/" + sets[s]->isa + "/" + shape.name + "/N" +
+                                   std::to_string(shape.n) + "_K" + std::to_string(shape.k) + "/M" + std::to_string(m);
+          benchmark::RegisterBenchmark(name.c_str(), BM_Gemm, sets[s], static_cast<Format>(f), shape, m)
+              ->Unit(benchmark::kMicrosecond);
+        }
+      }
+    }
+  }
+  for (int s = 0; s < count; ++s) {
+    for (int64_t m : {1, 128}) {
+      const std::string name = std::string("f32_qd8_quantize/") + sets[s]->isa + "/K896/M" + std::to_string(m);
+      benchmark::RegisterBenchmark(name.c_str(), BM_QuantizeActivations, sets[s], m, 896)
+          ->Unit(benchmark::kMicrosecond);
+    }
+  }
+  benchmark::RunSpecifiedBenchmarks();
+  benchmark::Shutdown();
+  return 0;
+}

@@ -1,0 +1,232 @@
+// Every kernel set this CPU can run against the scalar reference (the
+// reference also runs against itself: that checks the tester). Tolerances
+// are derived in gemm_tester.cc; the activation quantizer must match exactly.
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <random>
+#include <vector>
+
+#if defined(__aarch64__) && defined(__linux__)
+#include <sys/auxv.h>
+#endif
+
+#include "kernels/gemm.h"
+#include "kernels/gemm_tiling.h"
+#include "kernels/quant_formats.h"
+#include "kernels/quantize.h"
+#include "tests/kernels/gemm_tester.h"
+#include "tests/kernels/test_framework.h"
+
+namespace kite {
+namespace testing {
+namespace {
+
+const WeightFormat kFormats[] = {WeightFormat::kF32, WeightFormat::kF16, WeightFormat::kBf16, WeightFormat::kQ8,
+                                 WeightFormat::kQ4};
+const int64_t kGroupSizes[] = {32, 64, 128};
+
+// K around the 32-column block and the 8/16-wide vectors, N around the 2- and 4-column tiles, M around
+// the 4-row tile.
+void TestEdgeShapes(WeightFormat format) {
+  uint32_t seed = 1;
+  for (const kernels::GemmKernels* set : AvailableKernelSets()) {
+    for (int64_t k : {1, 17, 31, 32, 33, 64, 172, 896}) {
+      for (int64_t n : {1, 3, 5, 7, 67}) {
+        for (int64_t m : {1, 2, 3, 4, 5, 17}) {
+          ++seed;
+          GemmTester().m(m).n(n).k(k).group_size(kGroupSizes[seed % 3]).seed(seed).Test(*set, format);
+        }
+      }
+    }
+  }
+}
+
+TEST(GemmF32, MatchesReferenceOnEdgeShapes) { TestEdgeShapes(WeightFormat::kF32); }
+TEST(GemmF16, MatchesReferenceOnEdgeShapes) { TestEdgeShapes(WeightFormat::kF16); }
+TEST(GemmBf16, MatchesReferenceOnEdgeShapes) { TestEdgeShapes(WeightFormat::kBf16); }
+TEST(GemmQ8, MatchesReferenceOnEdgeShapes) { TestEdgeShapes(WeightFormat::kQ8); }
+TEST(GemmQ4, MatchesReferenceOnEdgeShapes) { TestEdgeShapes(WeightFormat::kQ4); }
+
+TEST(GemmQ4, GroupSizesWithKCrossingGroupBoundaries) {
+  for (const kernels::GemmKernels* set : AvailableKernelSets()) {
+    for (int64_t g : {32, 64, 128, 256}) {  // 256 is outside the format; kernels must still be right
+      for (int64_t k : {33, 63, 64, 65, 96, 127, 128, 129, 160, 200, 300}) {
+        for (int64_t m : {1, 2, 4, 6}) {
+          GemmTester().m(m).n(9).k(k).group_size(g).seed(static_cast<uint32_t>(k * 7 + m)).Test(
+              *set, WeightFormat::kQ4);
+        }
+      }
+    }
+  }
+}
+
+TEST(Gemm, ColumnSubRangesAndOutputStride) {
+  const int64_t ranges[][2] = {{0, 67}, {5, 61}, {66, 67}, {0, 1}, {13, 14}, {3, 10}, {8, 8}};
+  for (const kernels::GemmKernels* set : AvailableKernelSets()) {
+    for (WeightFormat format : kFormats) {
+      for (const auto& range : ranges) {
+        for (int64_t ldy : {67, 80}) {
+          for (int64_t m : {1, 5}) {
+            GemmTester().m(m).n(67).k(100).group_size(64).n_range(range[0], range[1]).ldy(ldy).Test(*set, format);
+          }
+        }
+      }
+    }
+  }
+}
+
+TEST(Gemm, ExtremeValues) {
+  const Values modes[] = {Values::kZeros, Values::kHuge, Values::kTiny, Values::kExtreme};
+  const int64_t shapes[][3] = {{1, 7, 33}, {2, 5, 64}, {5, 9, 172}, {17, 67, 896}};  // M, N, K
+  for (const kernels::GemmKernels* set : AvailableKernelSets()) {
+    for (WeightFormat format : kFormats) {
+      for (Values mode : modes) {
+        for (const auto& s : shapes) {
+          for (int64_t g : kGroupSizes) {
+            if (format != WeightFormat::kQ4 && g != 32) continue;
+            GemmTester().m(s[0]).n(s[1]).k(s[2]).group_size(g).values(mode).seed(3).Test(*set, format);
+          }
+        }
+      }
+    }
+  }
+}
+
+// Enough columns that the tiling's column blocks (kGemmColumnBlockBytes of weights each) come in
+// several pieces, with M past one row tile.
+TEST(Gemm, SeveralColumnBlocks) {
+  for (const kernels::GemmKernels* set : AvailableKernelSets()) {
+    for (WeightFormat format : kFormats) {
+      const int64_t k = format == WeightFormat::kQ4 || format == WeightFormat::kQ8 ? 64 : 200;
+      const int64_t row_bytes = format == WeightFormat::kQ4 ? k / 2 : format == WeightFormat::kQ8 ? k
+                                : format == WeightFormat::kF32 ? 4 * k : 2 * k;
+      const int64_t n = 2 * kernels::kGemmColumnBlockBytes / row_bytes + 5;
+      GemmTester().m(6).n(n).k(k).n_range(3, n).seed(9).Test(*set, format);
+    }
+  }
+}
+
+TEST(Gemm, RandomShapes) {
+  std::mt19937 rng(12345);
+  for (int trial = 0; trial < 40; ++trial) {
+    const int64_t m = 1 + rng() % 20, n = 1 + rng() % 90, k = 1 + rng() % 700;
+    const int64_t n_begin = rng() % n, n_end = n_begin + 1 + rng() % (n - n_begin);
+    for (const kernels::GemmKernels* set : AvailableKernelSets()) {
+      for (WeightFormat format : kFormats) {
+        GemmTester()
+            .m(m).n(n).k(k).group_size(kGroupSizes[trial % 3]).n_range(n_begin, n_end).ldy(n + trial % 3)
+            .seed(static_cast<uint32_t>(trial)).Test(*set, format);
+      }
+    }
+  }
+}
+
+// All 65536 f16 (bf16) bit patterns through the vector conversion of each kernel set: row h holds
+// pattern h in column h % 8 and zeros elsewhere, x is all ones, so y[h] is the widened value exactly.
+void TestAllPatternsWiden(WeightFormat format) {
+  const int64_t n = 65536, k = 8;
+  std::vector<uint16_t> w(static_cast<size_t>(n * k), 0);
+  for (int64_t h = 0; h < n; ++h) w[h * k + h % k] = static_cast<uint16_t>(h);
+  const std::vector<float> x(k, 1.0f);
+  for (const kernels::GemmKernels* set : AvailableKernelSets()) {
+    SCOPED_TRACE(set->isa);
+    std::vector<float> y(n);
+    kernels::GemmArgs a;
+    a.m = 1, a.k = k, a.ldy = n, a.n_begin = 0, a.n_end = n, a.y = y.data();
+    (format == WeightFormat::kF16 ? set->gemm_f16 : set->gemm_bf16)(a, w.data(), x.data());
+    int bad = 0;
+    for (int64_t h = 0; h < n; ++h) {
+      const uint16_t bits = static_cast<uint16_t>(h);
+      const float want = format == WeightFormat::kF16 ? kernels::HalfToFloat(bits) : kernels::Bf16ToFloat(bits);
+      // Adding the zero columns turns -0 into +0, so compare values (and NaN-ness), not bits.
+      const bool ok = std::isnan(want) ? std::isnan(y[h]) : y[h] == want;
+      if (!ok && bad++ < 5) {
+        EXPECT_EQ(y[h], want) << "pattern 0x" << std::hex << h << std::dec;
+      }
+    }
+    EXPECT_EQ(bad, 0);
+  }
+}
+
+TEST(GemmF16, AllHalfPatternsWidenExactly) { TestAllPatternsWiden(WeightFormat::kF16); }
+TEST(GemmBf16, AllBf16PatternsWidenExactly) { TestAllPatternsWiden(WeightFormat::kBf16); }
+
+// The activation quantizer has no tolerance: every ISA must produce the reference's bytes and scales,
+// or the integer kernels would see different inputs on different machines.
+TEST(QuantizeActivations, SimdMatchesReferenceExactly) {
+  const kernels::GemmKernels& ref = kernels::ReferenceGemmKernels();
+  std::mt19937 rng(7);
+  std::uniform_real_distribution<float> unit(-1.0f, 1.0f);
+  enum Mode { kRandomValues, kZeroValues, kHugeValues, kNearCutoff, kTies, kOneNonzero, kModes };
+  for (const kernels::GemmKernels* set : AvailableKernelSets()) {
+    for (int64_t k : {1, 17, 31, 32, 33, 64, 172, 896}) {
+      for (int mode = 0; mode < kModes; ++mode) {
+        const int64_t m = 3, k_pad = RoundUp(k, kQuantBlock), blocks = k_pad / kQuantBlock;
+        SCOPED_TRACE(std::string(set->isa) + " K=" + std::to_string(k) + " mode=" + std::to_string(mode));
+        std::vector<float> x(static_cast<size_t>(m * k));
+        for (int64_t i = 0; i < m * k; ++i) {
+          const int64_t c = i % k;
+          switch (mode) {
+            case kRandomValues: x[i] = unit(rng) * std::pow(10.0f, 3.0f * unit(rng)); break;
+            case kZeroValues: x[i] = 0.0f; break;
+            case kHugeValues: x[i] = 3e38f * unit(rng); break;
+            // Magnitudes straddling kQ8ActivationMinAbsMax: some blocks quantize, some become zero.
+            case kNearCutoff: x[i] = kQ8ActivationMinAbsMax * 2.0f * unit(rng); break;
+            // max|x| = 127 makes the reciprocal exactly 1, so x = j + 0.5 are exact ties: round to even.
+            case kTies: x[i] = c % 32 == 0 ? 127.0f : static_cast<float>(c % 32 - 16) + 0.5f; break;
+            case kOneNonzero: x[i] = c == k / 2 ? -3.5f : 0.0f; break;
+          }
+        }
+        std::vector<int8_t> q_ref(static_cast<size_t>(m * k_pad), 99), q_set(q_ref);
+        std::vector<float> s_ref(static_cast<size_t>(m * blocks), -1.0f), s_set(s_ref);
+        ref.quantize_activations_q8(x.data(), m, k, q_ref.data(), s_ref.data());
+        set->quantize_activations_q8(x.data(), m, k, q_set.data(), s_set.data());
+        EXPECT_EQ(std::memcmp(q_ref.data(), q_set.data(), q_ref.size()), 0);
+        EXPECT_EQ(std::memcmp(s_ref.data(), s_set.data(), s_ref.size() * sizeof(float)), 0);
+        for (int64_t r = 0; r < m; ++r) {
+          for (int64_t c = k; c < k_pad; ++c) EXPECT_EQ(q_set[r * k_pad + c], 0) << "padding column " << c;
+        }
+        if (mode == kTies && k > 17) {  // -1.5 -> -2, -0.5 -> 0, 0.5 -> 0, 1.5 -> 2
+          EXPECT_EQ(q_ref[14], -2);
+          EXPECT_EQ(q_ref[15], 0);
+          EXPECT_EQ(q_ref[16], 0);
+          EXPECT_EQ(q_ref[17], 2);
+        }
+      }
+    }
+  }
+}
+
+TEST(GemmDispatch, ReferenceFirstBestLast) {
+  const std::vector<const kernels::GemmKernels*> sets = AvailableKernelSets();
+  ASSERT_GE(sets.size(), 1u);
+  EXPECT_EQ(sets.front(), &kernels::ReferenceGemmKernels());
+  EXPECT_EQ(std::string(sets.front()->isa), "scalar");
+  EXPECT_EQ(sets.back(), &kernels::BestGemmKernels());
+  const kernels::GemmKernels* one[1];
+  EXPECT_EQ(kernels::AvailableGemmKernels(one, 1), 1);  // stores no more than capacity
+  for (const kernels::GemmKernels* set : sets) {
+    EXPECT_TRUE(set->gemm_f32 && set->gemm_f16 && set->gemm_bf16 && set->gemm_q8 && set->gemm_q4 &&
+                set->quantize_activations_q8)
+        << set->isa;
+  }
+  std::string names;
+  for (const kernels::GemmKernels* set : sets) names += std::string(names.empty() ? "" : " ") + set->isa;
+  std::printf("kernel sets on this CPU: %s\n", names.c_str());
+#if defined(__x86_64__)
+  // Cross-check the cpuid code with the compiler's own detection.
+  const bool avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+  EXPECT_EQ(names, avx2 ? "scalar avx2" : "scalar");
+#elif defined(__aarch64__) && defined(__linux__)
+  // Cross-check with the kernel's feature bits read here independently (values of asm/hwcap.h).
+  const bool dotprod = getauxval(AT_HWCAP) & (1ul << 20), i8mm = getauxval(AT_HWCAP2) & (1ul << 13);
+  const std::string expected =
+      std::string("scalar neon") + (dotprod ? " neon-dotprod" : "") + (dotprod && i8mm ? " neon-i8mm" : "");
+  EXPECT_EQ(names, expected);
+#endif
+}
+
+}  // namespace
+}  // namespace testing
+}  // namespace kite
