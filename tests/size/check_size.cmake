@@ -1,0 +1,12 @@
+# Strips LIB into OUT and fails when OUT is larger than BUDGET bytes.
+find_program(STRIP_EXE NAMES strip llvm-strip REQUIRED)
+execute_process(COMMAND ${STRIP_EXE} -o ${OUT} ${LIB} RESULT_VARIABLE rc)
+if(NOT rc EQUAL 0)
+  message(FATAL_ERROR "strip failed on ${LIB}")
+endif()
+file(SIZE ${OUT} bytes)
+math(EXPR kib "${bytes} / 1024")
+message(STATUS "stripped libkite: ${bytes} bytes (${kib} KiB), budget ${BUDGET}")
+if(bytes GREATER BUDGET)
+  message(FATAL_ERROR "stripped libkite is ${bytes} bytes, over the budget of ${BUDGET}")
+endif()
