@@ -23,8 +23,10 @@ constexpr int kExitUsage = 2;
 const char kUsage[] =
     "usage: kite-convert HF_DIR -o OUT.kite [options]\n"
     "\n"
-    "Converts a Hugging Face checkpoint (config.json, *.safetensors, tokenizer files) of a\n"
-    "LlamaForCausalLM, Qwen2ForCausalLM or Qwen3ForCausalLM model into one .kite file.\n"
+    "Converts a Hugging Face checkpoint (config.json, *.safetensors, tokenizer files) into one\n"
+    ".kite file. Architectures: LlamaForCausalLM, Qwen2ForCausalLM, Qwen3ForCausalLM,\n"
+    "MistralForCausalLM, MixtralForCausalLM, Qwen3MoeForCausalLM, GPT2LMHeadModel,\n"
+    "Gemma3ForCausalLM, DeepseekV2ForCausalLM, DeepseekV3ForCausalLM.\n"
     "\n"
     "options:\n"
     "  -o, --output PATH        the artifact to write (required)\n"
@@ -46,7 +48,7 @@ void OnSignal(int signal_number) {
 }
 
 int UsageError(const std::string& message) {
-  std::fprintf(stderr, "kite-convert: %s\n(run kite-convert --help for usage)\n", message.c_str());
+  std::fprintf(stderr, "kite-convert: error: %s\n(run kite-convert --help for usage)\n", message.c_str());
   return kExitUsage;
 }
 
@@ -146,7 +148,7 @@ int main(int argc, char** argv) {
   auto report = kite::ConvertCheckpoint(options, [&](const kite::ConvertEvent& e) { printer(e); });
   printer.Finish();
   if (!report.ok()) {
-    std::fprintf(stderr, "kite-convert: %s\n", report.status().message().c_str());
+    std::fprintf(stderr, "kite-convert: error: %s\n", report.status().message().c_str());
     return kExitError;
   }
   if (!quiet) PrintSummary(report.value());

@@ -28,8 +28,12 @@ bool ReadSampling(Args& args, bool greedy_default, kite_sampling_params* p, int6
     std::fprintf(stderr, "error: %s\n", args.error().c_str());
     return false;
   }
-  if (n <= 0 || top_k < 0 || temp < 0 || penalty <= 0 || *threads < 0 || *ctx < 0) {
-    std::fprintf(stderr, "error: sampling options out of range\n");
+  // Written so that NaN fails every check.
+  if (!(n > 0) || !(top_k >= 0) || !(temp >= 0 && temp <= 100) || !(penalty > 0 && penalty <= 100) ||
+      !(top_p > 0 && top_p <= 1) || !(min_p >= 0 && min_p <= 1) || *threads < 0 || *threads > 256 || *ctx < 0) {
+    std::fprintf(stderr,
+                 "error: sampling options out of range (need --max-tokens > 0, --top-k >= 0, 0 <= --temp <= 100, "
+                 "0 < --repeat-penalty <= 100, 0 < --top-p <= 1, 0 <= --min-p <= 1, 0 <= --threads <= 256)\n");
     return false;
   }
   if (args.Has("--greedy")) temp = 0;
@@ -66,10 +70,15 @@ struct Collected {
   std::vector<int32_t> ids;
   std::string text;
   bool echo = false;
+  std::string echo_first;  // printed before the first piece, so a failed start prints nothing
 };
 
 int CollectTokens(int32_t id, const char* text, size_t size, void* user) {
   Collected* c = static_cast<Collected*>(user);
+  if (c->echo && !c->echo_first.empty()) {
+    std::fwrite(c->echo_first.data(), 1, c->echo_first.size(), stdout);
+    c->echo_first.clear();
+  }
   if (id >= 0) c->ids.push_back(id);
   c->text.append(text, size);
   if (c->echo) StreamToStdout(id, text, size, nullptr);
@@ -161,15 +170,16 @@ int RunChat(int argc, char** argv) {
     } else {
       kite_session_reset(session.session);
       status = Tokenize(engine.engine, user_text, true, true, &prompt);
-      if (status == KITE_OK) std::fwrite(user_text.data(), 1, user_text.size(), stdout);
     }
     if (status != KITE_OK) return ReportError("tokenize", status);
     std::vector<int32_t> fresh = chat ? ReusePrefix(session.session, prompt) : prompt;
     Collected reply;
     reply.echo = true;
+    if (!chat) reply.echo_first = user_text;  // completion mode shows the text it continues
     kite_generation_stats stats;
     stats.struct_size = sizeof(stats);
     status = kite_session_generate(session.session, fresh.data(), fresh.size(), &params, CollectTokens, &reply, &stats);
+    if (status == KITE_OK && !reply.echo_first.empty()) std::fputs(reply.echo_first.c_str(), stdout);
     std::printf("\n");
     std::fflush(stdout);
     if (status != KITE_OK) {
@@ -253,12 +263,13 @@ int RunGenerate(int argc, char** argv) {
   const bool json = args.Has("--json");
   Collected out;
   out.echo = !json;
-  if (!json && args.Has("--prompt")) std::fputs(args.Get("--prompt").c_str(), stdout);
+  if (!json && args.Has("--prompt")) out.echo_first = args.Get("--prompt");
   kite_generation_stats stats;
   stats.struct_size = sizeof(stats);
   kite_status status =
       kite_session_generate(session.session, prompt.data(), prompt.size(), &params, CollectTokens, &out, &stats);
   if (status != KITE_OK) return ReportError("generate", status);
+  if (out.echo && !out.echo_first.empty()) std::fputs(out.echo_first.c_str(), stdout);  // nothing was generated
   if (json) {
     nlohmann::json j = {{"prompt_ids", prompt}, {"ids", out.ids}, {"text", out.text}, {"stop_reason", stats.stop_reason}};
     std::printf("%s\n", j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace).c_str());

@@ -133,7 +133,8 @@ Result<GenerateResult> Session::Generate(const std::vector<int32_t>& prompt, con
     }
     KITE_RETURN_IF_ERROR(Eval(&id, 1, logits_.data(), false));
   }
-  if (decoder != nullptr && result.stop_reason != "stop_string") {
+  // A caller that cancelled hears nothing more; a stop string already cut the text.
+  if (decoder != nullptr && result.stop_reason != "stop_string" && result.stop_reason != "cancelled") {
     pending += decoder->Flush();
     result.text += pending;
     if (on_token && !pending.empty()) on_token(-1, pending);
