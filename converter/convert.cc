@@ -68,7 +68,8 @@ Result<ConversionReport> ConvertCheckpoint(const ConvertOptions& options, const 
   KITE_RETURN_IF_ERROR(CheckOutputIsNotAnInput(dir, options.output_path));
   KITE_ASSIGN_OR_RETURN(std::unique_ptr<SafetensorsCheckpoint> checkpoint, SafetensorsCheckpoint::OpenDir(dir));
   std::vector<std::string> tensor_warnings;
-  KITE_RETURN_IF_ERROR(CheckCheckpointTensors(config, *checkpoint, &tensor_warnings));
+  std::vector<ExpectedTensor> plan;
+  KITE_RETURN_IF_ERROR(CheckCheckpointTensors(config, *checkpoint, &tensor_warnings, &plan));
   for (const std::string& w : tensor_warnings) warn(w);
 
   ArtifactMetadata metadata;
@@ -85,7 +86,7 @@ Result<ConversionReport> ConvertCheckpoint(const ConvertOptions& options, const 
 
   std::vector<TensorSpec> specs;
   bool any_q4 = false;
-  for (const ExpectedTensor& e : ExpectedTensors(config)) {
+  for (const ExpectedTensor& e : plan) {
     specs.push_back(policy.Choose(e.name, e.shape));
     any_q4 = any_q4 || specs.back().dtype == DType::kQ4;
   }
@@ -104,14 +105,17 @@ Result<ConversionReport> ConvertCheckpoint(const ConvertOptions& options, const 
   uint64_t bytes_done = 0;
   report.tensors.reserve(specs.size());
   for (size_t i = 0; i < specs.size(); ++i) {
-    const SourceTensor& source = *checkpoint->Find(specs[i].name);
+    const SourceTensor& source = *checkpoint->Find(plan[i].source);
     report.tensors.emplace_back();
     TensorReport& t = report.tensors.back();
     t.name = specs[i].name;
     t.shape = specs[i].shape;
     t.dtype = specs[i].dtype;
     t.group_size = specs[i].group_size;
-    t.source_bytes = source.bytes;
+    // A fused source (GPT-2's c_attn) feeds several tensors: count each its share.
+    int64_t elements = 1;
+    for (int64_t d : t.shape) elements *= d;
+    t.source_bytes = source.elements() > 0 ? source.bytes / static_cast<uint64_t>(source.elements()) * elements : 0;
     t.bytes = writer->sizes(i).data_bytes + writer->sizes(i).scales_bytes;
     ConvertEvent event;
     event.tensor_index = i;
@@ -125,9 +129,9 @@ Result<ConversionReport> ConvertCheckpoint(const ConvertOptions& options, const 
       event.bytes_done = bytes_done;
       progress(event);
     };
-    KITE_RETURN_IF_ERROR(EncodeTensor(source, specs[i], writer.get(), &t.error, on_bytes));
+    KITE_RETURN_IF_ERROR(EncodeTensor(source, specs[i], writer.get(), &t.error, on_bytes, plan[i].layout, plan[i].offset));
     report.total_error.Add(t.error);
-    report.source_bytes += source.bytes;
+    report.source_bytes += t.source_bytes;
     if (progress) {
       event.kind = ConvertEvent::Kind::kTensorDone;
       event.bytes_done = bytes_done;

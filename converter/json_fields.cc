@@ -28,6 +28,12 @@ const json* JsonFields::Get(const char* key) const {
   return &*it;
 }
 
+bool JsonFields::IsNull(const char* key) const {
+  if (!object_.is_object()) return false;
+  auto it = object_.find(key);
+  return it != object_.end() && it->is_null();
+}
+
 Status JsonFields::Error(const char* key, const std::string& problem) const {
   return InvalidArgument(source_ + ": field '" + Name(key) + "' " + problem);
 }

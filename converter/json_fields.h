@@ -21,6 +21,8 @@ class JsonFields {
   // nullptr when the field is absent or null.
   const nlohmann::json* Get(const char* key) const;
   bool Has(const char* key) const { return Get(key) != nullptr; }
+  // True when the field is present with the value null (some configs use null for "off").
+  bool IsNull(const char* key) const;
 
   Status U32(const char* key, uint32_t* out) const;
   Status I32(const char* key, int32_t* out) const;

@@ -24,6 +24,11 @@ DType SchemeDType(QuantScheme scheme) {
   return DType::kF32;
 }
 
+bool IsRouterWeight(const std::string& name) {
+  const std::string suffix = ".mlp.gate.weight";
+  return name.size() > suffix.size() && name.compare(name.size() - suffix.size(), suffix.size(), suffix) == 0;
+}
+
 }  // namespace
 
 Result<QuantScheme> ParseQuantScheme(const std::string& name) {
@@ -82,8 +87,13 @@ TensorSpec QuantPolicy::Choose(const std::string& name, const std::vector<int64_
   spec.shape = shape;
   spec.dtype = DType::kF32;
   if (shape.size() == 2) {
-    const bool embedding_or_head = name == "model.embed_tokens.weight" || name == "lm_head.weight";
+    // GPT-2's token and position tables (wte is also its tied output head) count as embeddings.
+    const bool embedding_or_head = name == "model.embed_tokens.weight" || name == "lm_head.weight" ||
+                                   name == "wte.weight" || name == "wpe.weight";
     spec.dtype = scheme_ == QuantScheme::kMixed && embedding_or_head ? DType::kQ8 : SchemeDType(scheme_);
+    // MoE routers stay f32 (as llama.cpp keeps ffn_gate_inp): they are tiny ([experts, hidden]),
+    // and quantization noise there flips expert choices, which changes a whole MLP's output.
+    if (IsRouterWeight(name) && spec.dtype != DType::kF16) spec.dtype = DType::kF32;
     for (const auto& o : overrides_) {
       if (std::regex_search(name, o->regex)) {
         spec.dtype = o->dtype;

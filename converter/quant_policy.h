@@ -2,6 +2,7 @@
 // weight; mixed (the default) keeps the embeddings and lm_head at q8 (they
 // are the most sensitive to error) and makes the other 2-D weights q4. 1-D
 // tensors (norms, biases) are always f32: they are tiny and precision-critical.
+// Mixture-of-experts routers (*.mlp.gate.weight) stay f32 under q8/q4/mixed.
 // --override REGEX=SCHEME sets the dtype of the 2-D tensors whose names contain
 // a match of REGEX (std::regex ECMAScript, searched); later overrides win.
 #pragma once

@@ -37,16 +37,53 @@ double ErrorStats::relative_rms() const {
 }
 
 Status EncodeTensor(const SourceTensor& source, const TensorSpec& spec, ArtifactWriter* writer, ErrorStats* stats,
-                    const std::function<void(uint64_t)>& on_bytes) {
+                    const std::function<void(uint64_t)>& on_bytes, SourceLayout layout, int64_t offset) {
   const std::string what = source.file + ": tensor '" + source.name + "'";
   if (source.dtype == SourceDType::kOther) return InvalidArgument(what + " has unsupported dtype " + source.dtype_name);
-  if (source.shape != spec.shape || spec.shape.empty()) return Internal(what + ": the spec's shape differs");
+  if (spec.shape.empty()) return Internal(what + ": empty spec shape");
+  int64_t spec_elements = 1;
+  for (int64_t d : spec.shape) spec_elements *= d;
+  switch (layout) {
+    case SourceLayout::kSame:
+      if (source.shape != spec.shape) return Internal(what + ": the spec's shape differs");
+      break;
+    case SourceLayout::kConv1D:
+      // spec [rows, in] from source [in, out_total] columns [offset, offset + rows)
+      if (spec.shape.size() != 2 || source.shape.size() != 2 || source.shape[0] != spec.shape[1] || offset < 0 ||
+          offset + spec.shape[0] > source.shape[1]) {
+        return Internal(what + ": Conv1D columns out of range");
+      }
+      break;
+    case SourceLayout::kSlice:
+      if (spec.shape.size() != 1 || source.shape.size() != 1 || offset < 0 || offset + spec.shape[0] > source.shape[0]) {
+        return Internal(what + ": slice out of range");
+      }
+      break;
+  }
   // Rows are everything but the last dimension; a 1-D tensor is one row.
   const int64_t cols = spec.shape.back();
-  const int64_t rows = source.elements() / cols;
+  const int64_t rows = spec_elements / cols;
   const int64_t rows_per_block = std::max<int64_t>(1, kBlockElements / cols);
-  const bool copy_bytes = (spec.dtype == DType::kF32 && source.dtype == SourceDType::kF32) ||
-                          (spec.dtype == DType::kF16 && source.dtype == SourceDType::kF16);
+  const bool copy_bytes = layout == SourceLayout::kSame &&
+                          ((spec.dtype == DType::kF32 && source.dtype == SourceDType::kF32) ||
+                           (spec.dtype == DType::kF16 && source.dtype == SourceDType::kF16));
+  std::vector<float> column;  // kConv1D: one source row's slice
+  // Reads spec rows [row0, row0 + n_rows) as f32 into w: [n_rows][cols].
+  auto read_rows = [&](int64_t row0, int64_t n_rows, float* w) {
+    if (layout == SourceLayout::kSame) {
+      ReadAsF32(source, row0 * cols, n_rows * cols, w);
+    } else if (layout == SourceLayout::kSlice) {
+      ReadAsF32(source, offset + row0 * cols, n_rows * cols, w);
+    } else {
+      // out[r][c] = source[c][offset + row0 + r]: each source row gives one column of the block.
+      const int64_t out_total = source.shape[1];
+      column.resize(static_cast<size_t>(n_rows));
+      for (int64_t c = 0; c < cols; ++c) {
+        ReadAsF32(source, c * out_total + offset + row0, n_rows, column.data());
+        for (int64_t r = 0; r < n_rows; ++r) w[r * cols + c] = column[r];
+      }
+    }
+  };
 
   std::vector<float> w, converted;
   std::vector<uint16_t> halves;
@@ -62,7 +99,7 @@ Status EncodeTensor(const SourceTensor& source, const TensorSpec& spec, Artifact
     const int64_t n_rows = std::min(rows_per_block, rows - row0);
     const int64_t n = n_rows * cols;
     w.resize(static_cast<size_t>(n));
-    ReadAsF32(source, row0 * cols, n, w.data());
+    read_rows(row0, n_rows, w.data());
     for (int64_t i = 0; i < n; ++i) {
       if (!std::isfinite(w[i])) {
         const int64_t e = row0 * cols + i;

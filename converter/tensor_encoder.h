@@ -24,10 +24,20 @@ struct ErrorStats {
   double relative_rms() const;
 };
 
-// `source` (F32/F16/BF16) -> `spec` (F32, F16, Q8 or Q4; same shape), written as the writer's
-// current tensor (this ends it). Fails on NaN/inf weights and on values f16 cannot hold.
-// `on_bytes(n)` is called as output bytes are written. Q8/Q4 use kernels/quantize.h.
+// How an artifact tensor is read from its checkpoint tensor.
+enum class SourceLayout {
+  kSame,    // same shape, same order
+  kConv1D,  // source [in, out_total] (GPT-2 Conv1D); the tensor is columns [offset, offset + rows)
+            // transposed to Kite's [out, in]: [rows, in]
+  kSlice,   // 1-D: source elements [offset, offset + n)
+};
+
+// `source` (F32/F16/BF16) -> `spec` (F32, F16, Q8 or Q4), written as the writer's current tensor
+// (this ends it). With kSame the shapes must agree; otherwise `layout` and `offset` say which part
+// of the source, in which order, makes up spec's shape. Fails on NaN/inf weights and on values f16
+// cannot hold. `on_bytes(n)` is called as output bytes are written. Q8/Q4 use kernels/quantize.h.
 Status EncodeTensor(const SourceTensor& source, const TensorSpec& spec, ArtifactWriter* writer, ErrorStats* stats,
-                    const std::function<void(uint64_t)>& on_bytes = nullptr);
+                    const std::function<void(uint64_t)>& on_bytes = nullptr, SourceLayout layout = SourceLayout::kSame,
+                    int64_t offset = 0);
 
 }  // namespace kite

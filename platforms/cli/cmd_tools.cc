@@ -181,7 +181,22 @@ int RunInspect(int argc, char** argv) {
               j["quantization"]["relative_rms_error"].get<double>());
   std::printf("weights         %.2f MB; %.2f MB read per decoded token\n", j["weight_bytes"].get<double>() / 1e6,
               j["weight_bytes_per_token"].get<double>() / 1e6);
-  std::printf("kv cache        %.1f KB per token (f32)\n", j["kv_bytes_per_token"].get<double>() / 1024);
+  std::printf("kv cache        %.1f KB per token (f32)", j["kv_bytes_per_token"].get<double>() / 1024);
+  const nlohmann::json& f = j["features"];
+  if (f.is_object() && f.value("kv_lora_rank", 0) > 0) {
+    std::printf(": latent %d + rope key %d floats per layer (multi-head latent attention)",
+                f["kv_lora_rank"].get<int>(), f["qk_rope_head_dim"].get<int>());
+  }
+  if (f.is_object() && f.value("sliding_layers", 0) > 0) {
+    std::printf("\n                + %.1f KB fixed: ring buffers of %d sliding-window layers (window %d, batch 64)",
+                j["kv_window_bytes"].get<double>() / 1024, f["sliding_layers"].get<int>(), f["sliding_window"].get<int>());
+  }
+  std::printf("\n");
+  if (f.is_object() && f.value("sparse_layers", 0) > 0) {
+    std::printf("experts         %d routed, %d per token, %d shared, on %d of %d layers (decode reads only those chosen)\n",
+                f["num_experts"].get<int>(), f["num_experts_per_tok"].get<int>(), f["num_shared_experts"].get<int>(),
+                f["sparse_layers"].get<int>(), c["num_layers"].get<int>());
+  }
   std::printf("tokenizer       %s\n", j["tokenizer"].is_null() ? "none (ids in/out)"
                                                                 : (std::to_string(j["tokenizer"]["vocab_size"].get<int>()) + " tokens").c_str());
   std::printf("chat template   %s\n", j["chat_template"].get<bool>() ? "yes" : "no");

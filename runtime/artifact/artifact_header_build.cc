@@ -32,6 +32,10 @@ Offset<fb::ModelConfig> BuildConfig(FlatBufferBuilder& fbb, const ModelConfig& c
   auto rope_scaling = BuildRopeScaling(fbb, c.rope_scaling);
   auto hidden_act = fbb.CreateString(c.hidden_act);
   auto eos = fbb.CreateVector(c.eos_token_ids);
+  auto sliding_layers = fbb.CreateVector(c.sliding_layers);
+  auto moe_layers = fbb.CreateVector(c.moe_layers);
+  auto moe_scoring = fbb.CreateString(c.moe_scoring);
+  auto moe_topk_method = fbb.CreateString(c.moe_topk_method);
   fb::ModelConfigBuilder b(fbb);
   b.add_architecture(architecture);
   b.add_model_type(model_type);
@@ -55,6 +59,29 @@ Offset<fb::ModelConfig> BuildConfig(FlatBufferBuilder& fbb, const ModelConfig& c
   b.add_bos_token_id(c.bos_token_id);
   b.add_eos_token_ids(eos);
   b.add_pad_token_id(c.pad_token_id);
+  b.add_scale_attn_by_inverse_layer_idx(c.scale_attn_by_inverse_layer_idx);
+  b.add_sliding_window(c.sliding_window);
+  b.add_sliding_layers(sliding_layers);
+  b.add_rope_local_base_freq(c.rope_local_base_freq);
+  b.add_query_pre_attn_scalar(c.query_pre_attn_scalar);
+  b.add_attn_logit_softcapping(c.attn_logit_softcapping);
+  b.add_final_logit_softcapping(c.final_logit_softcapping);
+  b.add_num_experts(c.num_experts);
+  b.add_num_experts_per_tok(c.num_experts_per_tok);
+  b.add_moe_intermediate_size(c.moe_intermediate_size);
+  b.add_num_shared_experts(c.num_shared_experts);
+  b.add_norm_topk_prob(c.norm_topk_prob);
+  b.add_routed_scaling_factor(c.routed_scaling_factor);
+  b.add_moe_layers(moe_layers);
+  b.add_moe_scoring(moe_scoring);
+  b.add_moe_topk_method(moe_topk_method);
+  b.add_moe_n_group(c.moe_n_group);
+  b.add_moe_topk_group(c.moe_topk_group);
+  b.add_q_lora_rank(c.q_lora_rank);
+  b.add_kv_lora_rank(c.kv_lora_rank);
+  b.add_qk_nope_head_dim(c.qk_nope_head_dim);
+  b.add_qk_rope_head_dim(c.qk_rope_head_dim);
+  b.add_v_head_dim(c.v_head_dim);
   return b.Finish();
 }
 

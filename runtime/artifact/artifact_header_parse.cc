@@ -56,6 +56,31 @@ Status ParseConfig(const fb::ModelConfig& c, StringCopier& strings, const std::s
   out->bos_token_id = c.bos_token_id();
   out->pad_token_id = c.pad_token_id();
   if (c.eos_token_ids() != nullptr) out->eos_token_ids.assign(c.eos_token_ids()->begin(), c.eos_token_ids()->end());
+  out->scale_attn_by_inverse_layer_idx = c.scale_attn_by_inverse_layer_idx();
+  out->sliding_window = c.sliding_window();
+  if (c.sliding_layers() != nullptr) out->sliding_layers.assign(c.sliding_layers()->begin(), c.sliding_layers()->end());
+  out->rope_local_base_freq = c.rope_local_base_freq();
+  out->query_pre_attn_scalar = c.query_pre_attn_scalar();
+  out->attn_logit_softcapping = c.attn_logit_softcapping();
+  out->final_logit_softcapping = c.final_logit_softcapping();
+  out->num_experts = c.num_experts();
+  out->num_experts_per_tok = c.num_experts_per_tok();
+  out->moe_intermediate_size = c.moe_intermediate_size();
+  out->num_shared_experts = c.num_shared_experts();
+  out->norm_topk_prob = c.norm_topk_prob();
+  out->routed_scaling_factor = c.routed_scaling_factor();
+  if (c.moe_layers() != nullptr) out->moe_layers.assign(c.moe_layers()->begin(), c.moe_layers()->end());
+  KITE_RETURN_IF_ERROR(strings.Copy(c.moe_scoring(), &out->moe_scoring, "config.moe_scoring"));
+  if (out->moe_scoring.empty()) out->moe_scoring = "softmax";
+  KITE_RETURN_IF_ERROR(strings.Copy(c.moe_topk_method(), &out->moe_topk_method, "config.moe_topk_method"));
+  if (out->moe_topk_method.empty()) out->moe_topk_method = "greedy";
+  out->moe_n_group = c.moe_n_group();
+  out->moe_topk_group = c.moe_topk_group();
+  out->q_lora_rank = c.q_lora_rank();
+  out->kv_lora_rank = c.kv_lora_rank();
+  out->qk_nope_head_dim = c.qk_nope_head_dim();
+  out->qk_rope_head_dim = c.qk_rope_head_dim();
+  out->v_head_dim = c.v_head_dim();
   if (const fb::RopeScaling* r = c.rope_scaling()) {
     RopeScalingConfig& s = out->rope_scaling;
     KITE_RETURN_IF_ERROR(strings.Copy(r->type(), &s.type, "config.rope_scaling.type"));
@@ -88,6 +113,23 @@ Status ParseConfig(const fb::ModelConfig& c, StringCopier& strings, const std::s
   if (!FinitePositive(out->rope_theta)) return CorruptArtifact(at + "rope_theta must be finite and positive");
   if (!FinitePositive(out->rope_scaling.factor)) {
     return CorruptArtifact(at + "rope_scaling.factor must be finite and positive");
+  }
+  // Per-layer lists index layers directly: a length that differs from num_layers would read past them.
+  if (!out->sliding_layers.empty() && out->sliding_layers.size() != out->num_layers) {
+    return CorruptArtifact(at + "sliding_layers has " + std::to_string(out->sliding_layers.size()) +
+                           " entries for " + std::to_string(out->num_layers) + " layers");
+  }
+  if (!out->moe_layers.empty() && out->moe_layers.size() != out->num_layers) {
+    return CorruptArtifact(at + "moe_layers has " + std::to_string(out->moe_layers.size()) + " entries for " +
+                           std::to_string(out->num_layers) + " layers");
+  }
+  const std::pair<const char*, float> finite[] = {{"rope_local_base_freq", out->rope_local_base_freq},
+                                                  {"query_pre_attn_scalar", out->query_pre_attn_scalar},
+                                                  {"attn_logit_softcapping", out->attn_logit_softcapping},
+                                                  {"final_logit_softcapping", out->final_logit_softcapping},
+                                                  {"routed_scaling_factor", out->routed_scaling_factor}};
+  for (const auto& f : finite) {
+    if (!std::isfinite(f.second) || f.second < 0.0f) return CorruptArtifact(at + f.first + " must be finite and >= 0");
   }
   const int64_t vocab = out->vocab_size;
   if (out->bos_token_id < -1 || out->bos_token_id >= vocab) {

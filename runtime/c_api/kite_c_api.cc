@@ -170,6 +170,21 @@ kite_status kite_engine_describe(const kite_engine* engine, kite_string* out_jso
     j["weight_bytes"] = a.weight_bytes();
     j["weight_bytes_per_token"] = e.model().weight_bytes_per_token();
     j["kv_bytes_per_token"] = e.model().kv_bytes_per_token();
+    // Fixed ring buffers of sliding-window layers, at the default session batch of 64.
+    j["kv_window_bytes"] = e.model().kv_window_bytes(64);
+    uint32_t sliding_layers = 0, sparse_layers = 0;
+    for (uint32_t l = 0; l < c.num_layers; ++l) {
+      sliding_layers += c.layer_is_sliding(l) ? 1 : 0;
+      sparse_layers += c.layer_is_moe(l) ? 1 : 0;
+    }
+    j["features"] = {{"sliding_window", c.sliding_window},
+                     {"sliding_layers", sliding_layers},
+                     {"num_experts", c.num_experts},
+                     {"num_experts_per_tok", c.num_experts_per_tok},
+                     {"num_shared_experts", c.num_shared_experts},
+                     {"sparse_layers", sparse_layers},
+                     {"kv_lora_rank", c.kv_lora_rank},
+                     {"qk_rope_head_dim", c.qk_rope_head_dim}};
     j["kernels"] = e.kernel_isa();
     j["tokenizer"] = e.tokenizer() == nullptr ? nlohmann::json(nullptr)
                                               : nlohmann::json{{"vocab_size", e.tokenizer()->vocab_size()},

@@ -1,7 +1,9 @@
-// The Llama-family decoder (Llama, SmolLM2, Qwen2, Qwen3): weights bound from
-// an artifact, and a forward pass over a batch of tokens that appends to a
-// session's KV cache. The model itself is read-only and shared by sessions;
-// everything that changes lives in ForwardState.
+// The Llama-family decoder (Llama, SmolLM2, Mistral, Qwen2, Qwen3, and the
+// sparse Qwen3-MoE and Mixtral): weights bound from an artifact, and a forward
+// pass over a batch of tokens that appends to a session's KV cache. Mistral's
+// sliding window runs on KvCache's ring buffers; sparse layers on moe.h.
+// The model itself is read-only and shared by sessions; everything that
+// changes lives in ForwardState.
 #pragma once
 
 #include <cstdint>
@@ -13,32 +15,26 @@
 #include "runtime/backend/cpu/cpu_matmul.h"
 #include "runtime/core/status.h"
 #include "runtime/core/thread_pool.h"
+#include "runtime/model/kv_cache.h"
 #include "runtime/model/model.h"
+#include "runtime/model/moe.h"
 #include "runtime/model/rope.h"
 #include "runtime/model/weights.h"
 
 namespace kite {
 
-// K and V for every layer and position: [layers][capacity][kv_heads * head_dim], f32.
-struct KvCache {
-  int64_t capacity_tokens = 0;
-  int64_t row = 0;  // kv_heads * head_dim
-  std::vector<float> k, v;
-  float* K(int64_t layer, int64_t pos) { return k.data() + (layer * capacity_tokens + pos) * row; }
-  float* V(int64_t layer, int64_t pos) { return v.data() + (layer * capacity_tokens + pos) * row; }
-  uint64_t bytes() const { return (k.size() + v.size()) * sizeof(float); }
-};
-
 // Per-session working memory, sized once when the session starts.
 struct LlamaState final : public ForwardState {
-  int64_t capacity_tokens() const override { return kv.capacity_tokens; }
+  int64_t capacity_tokens() const override { return kv.capacity_tokens(); }
   uint64_t kv_cache_bytes() const override { return kv.bytes(); }
   KvCache kv;
   int64_t max_batch = 0;
-  std::vector<float> x, xn, q, k, v, attn, gate, up, last_logits_row;
+  std::vector<float> x, xn, q, k, v, attn, gate, up;
   std::vector<float> scores;   // [threads][capacity]
   std::vector<float> rope_cos, rope_sin;  // [max_batch][head_dim / 2]
   MatMulScratch matmul;
+  MoeScratch moe;
+  std::vector<float> moe_out;  // [max_batch][hidden], sparse layers' MLP output
 };
 
 class LlamaModel final : public Model {
@@ -50,8 +46,12 @@ class LlamaModel final : public Model {
   const kernels::GemmKernels& kernels() const override { return *kernels_; }
   uint64_t weight_bytes_per_token() const override { return weights_.weight_bytes_per_token; }
   uint64_t kv_bytes_per_token() const override;
+  uint64_t kv_window_bytes(int64_t max_batch) const override;
   Result<std::unique_ptr<ForwardState>> NewState(int64_t context_tokens, int64_t max_batch,
                                                  int n_threads) const override;
+  // ring_for_windowed = false: sliding-window layers keep every position (tests compare both caches).
+  Result<std::unique_ptr<ForwardState>> NewStateWithCache(int64_t context_tokens, int64_t max_batch, int n_threads,
+                                                          bool ring_for_windowed) const;
   Status Forward(ForwardState& state, ThreadPool& pool, const int32_t* tokens, int64_t n, int64_t pos,
                  float* logits, bool all_rows) const override;
 
@@ -59,7 +59,6 @@ class LlamaModel final : public Model {
   LlamaModel() = default;
   void ForwardBatch(LlamaState& s, ThreadPool& pool, const int32_t* tokens, int64_t n, int64_t pos, float* logits,
                     bool all_rows) const;
-  void Attention(LlamaState& s, ThreadPool& pool, int64_t layer, int64_t n, int64_t pos) const;
 
   ModelConfig config_;
   ModelWeights weights_;

@@ -30,8 +30,11 @@ class Model {
   virtual const kernels::GemmKernels& kernels() const = 0;
   // Bytes of weights one decoded token reads (every matrix once, one embedding row).
   virtual uint64_t weight_bytes_per_token() const = 0;
-  // Bytes the KV cache holds per token of context.
+  // Bytes the KV cache holds per token of context (layers whose cache grows with the context).
   virtual uint64_t kv_bytes_per_token() const = 0;
+  // Bytes of the bounded caches of sliding-window layers (ring buffers of window + max_batch - 1
+  // rows), which do not grow with the context; 0 for models without such layers.
+  virtual uint64_t kv_window_bytes(int64_t max_batch) const { return 0; }
 
   // Allocates the cache and scratch for `context_tokens` positions and batches of `max_batch`.
   virtual Result<std::unique_ptr<ForwardState>> NewState(int64_t context_tokens, int64_t max_batch,

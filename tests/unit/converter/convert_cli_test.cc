@@ -6,6 +6,8 @@
 #include <sstream>
 
 #include <gtest/gtest.h>
+
+#include <filesystem>
 #include <sys/wait.h>
 
 #include "runtime/artifact/artifact.h"
@@ -89,9 +91,12 @@ TEST(KiteConvertCli, ExitCodes) {
   CliRun no_tok = Convert(llama + " -o " + out);
   EXPECT_EQ(no_tok.exit_code, 1);
   EXPECT_NE(no_tok.err.find("pass --no-tokenizer"), std::string::npos) << no_tok.err;
-  CliRun gpt2 = Convert(SharedPath("models/random/gpt2") + " -o " + out + " --no-tokenizer");
-  EXPECT_EQ(gpt2.exit_code, 1);
-  EXPECT_NE(gpt2.err.find("'GPT2LMHeadModel' is not supported"), std::string::npos) << gpt2.err;
+  const std::string mamba = TempPath("mamba_checkpoint");
+  std::filesystem::create_directories(mamba);
+  std::ofstream(mamba + "/config.json") << R"({"architectures": ["MambaForCausalLM"]})";
+  CliRun unsupported = Convert(mamba + " -o " + out + " --no-tokenizer");
+  EXPECT_EQ(unsupported.exit_code, 1);
+  EXPECT_NE(unsupported.err.find("'MambaForCausalLM' is not supported"), std::string::npos) << unsupported.err;
   EXPECT_EQ(Convert(TempPath("missing_dir") + " -o " + out).exit_code, 1);
   EXPECT_FALSE(std::ifstream(out).good());
 }

@@ -384,12 +384,24 @@ void ExpectFails(const std::string& dir, bool tokenizer, const std::string& expe
 }
 
 TEST(Convert, UnsupportedAndMissingInputs) {
-  ExpectFails(SharedPath("models/random/gpt2"), false,
-              "config.json: architectures[0] 'GPT2LMHeadModel' is not supported (supported: LlamaForCausalLM, "
-              "Qwen2ForCausalLM, Qwen3ForCausalLM)",
+  const std::string mamba = testing::CopyModel("models/random/llama", "mamba_config");
+  testing::WriteText(mamba + "/config.json", R"({"architectures": ["MambaForCausalLM"]})");
+  ExpectFails(mamba, false,
+              "config.json: architectures[0] 'MambaForCausalLM' is not supported (supported: LlamaForCausalLM, "
+              "Qwen2ForCausalLM, Qwen3ForCausalLM, Qwen3MoeForCausalLM",
               StatusCode::kUnsupported);
-  ExpectFails(SharedPath("models/random/gemma3"), false, "architectures[0] 'Gemma3ForCausalLM' is not supported",
-              StatusCode::kUnsupported);
+  // GPT-2 with a c_attn of the wrong width: the fused source tensor is named with both shapes.
+  const std::string gpt2 = testing::CopyModel("models/random/gpt2", "gpt2_bad_width", false);
+  std::vector<testing::StTensor> tensors = testing::ReadSafetensors(SharedPath("models/random/gpt2"));
+  for (testing::StTensor& t : tensors) {
+    if (t.name == "transformer.h.2.attn.c_attn.weight") {
+      t.shape = {64, 96};
+      t.bytes.resize(64 * 96 * 4);
+    }
+  }
+  testing::WriteSafetensors(gpt2 + "/model.safetensors", tensors);
+  ExpectFails(gpt2, false, "tensor 'transformer.h.2.attn.c_attn.weight' has shape [64, 96] but the config implies [64, 192]",
+              StatusCode::kInvalidArgument);
   ExpectFails(TempPath("nowhere"), false, "config.json: not found", StatusCode::kNotFound);
   ExpectFails(SharedPath("models/random/llama"), true, "pass --no-tokenizer", StatusCode::kNotFound);
   const std::string no_weights = testing::CopyModel("models/random/llama", "llama_no_weights", false);

@@ -50,6 +50,22 @@ TEST(QuantPolicy, OverridesSearchTheNameAndTheLastMatchWins) {
   EXPECT_EQ(policy->UnusedOverrides(), std::vector<std::string>{"nothing_matches=f32"});
 }
 
+TEST(QuantPolicy, RoutersAndGpt2Tables) {
+  // MoE routers stay f32 under q8/q4/mixed (expert choices are discrete); f16 is kept; an
+  // override still wins.
+  const std::string router = "model.layers.3.mlp.gate.weight";
+  for (QuantScheme s : {QuantScheme::kQ8, QuantScheme::kQ4, QuantScheme::kMixed}) {
+    EXPECT_EQ(Choose(s, router, {8, 64}).dtype, DType::kF32);
+  }
+  EXPECT_EQ(Choose(QuantScheme::kF16, router, {8, 64}).dtype, DType::kF16);
+  EXPECT_EQ(Choose(QuantScheme::kQ4, router, {8, 64}, {"mlp\\.gate\\.=q8"}).dtype, DType::kQ8);
+  EXPECT_EQ(Choose(QuantScheme::kMixed, "model.layers.3.mlp.gate_proj.weight", {160, 64}).dtype, DType::kQ4);
+  // GPT-2's token and position tables count as embeddings under mixed.
+  EXPECT_EQ(Choose(QuantScheme::kMixed, "wte.weight", {320, 64}).dtype, DType::kQ8);
+  EXPECT_EQ(Choose(QuantScheme::kMixed, "wpe.weight", {64, 64}).dtype, DType::kQ8);
+  EXPECT_EQ(Choose(QuantScheme::kMixed, "h.0.mlp.c_fc.weight", {256, 64}).dtype, DType::kQ4);
+}
+
 TEST(QuantPolicy, BadArguments) {
   EXPECT_FALSE(ParseQuantScheme("q5").ok());
   EXPECT_NE(ParseQuantScheme("int4").status().message().find("f32, f16, q8, q4 or mixed"), std::string::npos);
