@@ -70,7 +70,7 @@ bool NewSession(const BenchContext& b, int context, SessionHandle* s) {
 // Returns milliseconds to evaluate n prompt tokens (logits of the last one included).
 double TimePrefill(const BenchContext& b, int n, std::vector<float>& logits) {
   SessionHandle s;
-  if (!NewSession(b, n + 1, &s)) return -1;
+  if (!NewSession(b, n, &s)) return -1;
   std::vector<int32_t> ids = RandomIds(n, b.info.vocab_size, 1234 + n);
   const double start = NowMs();
   if (kite_session_eval(s.session, ids.data(), ids.size(), logits.data(), 0) != KITE_OK) return -1;
@@ -80,7 +80,7 @@ double TimePrefill(const BenchContext& b, int n, std::vector<float>& logits) {
 // Returns milliseconds for n single-token decode steps after a 1-token prompt.
 double TimeDecode(const BenchContext& b, int n, std::vector<float>& logits) {
   SessionHandle s;
-  if (!NewSession(b, n + 2, &s)) return -1;
+  if (!NewSession(b, n + 1, &s)) return -1;
   std::vector<int32_t> ids = RandomIds(n + 1, b.info.vocab_size, 99);
   if (kite_session_eval(s.session, ids.data(), 1, logits.data(), 0) != KITE_OK) return -1;
   const double start = NowMs();
@@ -143,7 +143,8 @@ int RunBench(int argc, char** argv) {
   for (const std::string& test : tests) {
     const bool prefill = test.rfind("pp", 0) == 0, decode = test.rfind("tg", 0) == 0;
     const int n = (prefill || decode) ? std::atoi(test.c_str() + 2) : 0;
-    if (n <= 0 || n > std::max(1, b.info.context_max - 2)) {
+    // A prefill of n needs n positions; a decode of n needs one prompt token more.
+    if (n <= 0 || n + (decode ? 1 : 0) > b.info.context_max) {
       std::fprintf(stderr, "error: test '%s' is not ppN/tgN within the model's context of %d\n", test.c_str(),
                    b.info.context_max);
       return 2;
