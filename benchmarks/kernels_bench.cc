@@ -1,5 +1,6 @@
 // Micro-benchmarks of the gemm kernels at the matrix shapes of the models we
-// ship (Qwen2.5-0.5B, SmolLM2-135M), for every kernel set this CPU runs.
+// ship (Qwen2.5-0.5B, SmolLM2-135M), for every kernel set this CPU runs, and of
+// the attention kernels at Qwen2.5-0.5B's head shape (BM_Attention).
 //
 //   M = 1 (decode) is memory-bound: the counter that matters is weight_GB/s, weight bytes read per
 //   second. Each iteration uses the next of several copies of the weights, together larger than
@@ -22,6 +23,7 @@
 #include <string>
 #include <vector>
 
+#include "kernels/attention.h"
 #include "kernels/gemm.h"
 #include "kernels/quant_formats.h"
 #include "kernels/quantize.h"
@@ -175,6 +177,60 @@ void BM_QuantizeActivations(benchmark::State& state, const GemmKernels* set, int
   state.counters["GB/s"] = benchmark::Counter(m * k * 4 / 1e9, benchmark::Counter::kIsIterationInvariantRate);
 }
 
+// Attention of one layer at Qwen2.5-0.5B's shape (14 query heads, 2 KV heads, head_dim 64): decode
+// (1 query row after `context` - 1 cached tokens) and prefill (`rows` query rows ending at position
+// `context` - 1; rows == context is a whole prompt). The cache of one layer (<= 2 MB at f32 and 2048
+// tokens) stays in L2/L3 between iterations: this measures the kernel's arithmetic, not DRAM.
+// GFLOP/s counts 4 * heads * head_dim per (query row, visible key): q.k and p.v.
+void BM_Attention(benchmark::State& state, const kite::kernels::AttentionKernels* set, kite::kernels::KvFormat format,
+                  int64_t context, int64_t rows) {
+  using kite::kernels::KvFormat;
+  const int64_t heads = 14, kv_heads = 2, hd = 64, row = kv_heads * hd;
+  std::mt19937 rng(3);
+  std::normal_distribution<float> normal(0.0f, 1.0f);
+  std::vector<float> k(static_cast<size_t>(context * row)), v(k.size()), q(static_cast<size_t>(rows * heads * hd));
+  for (float& x : k) x = normal(rng);
+  for (float& x : v) x = normal(rng);
+  for (float& x : q) x = normal(rng);
+  std::vector<uint16_t> k16, v16;
+  std::vector<int8_t> k8, v8;
+  std::vector<float> k_scales, v_scales;
+  kite::kernels::KvCacheView kv;
+  kv.format = format;
+  kv.row_stride = row;
+  if (format == KvFormat::kF32) {
+    kv.k = k.data(), kv.v = v.data();
+  } else if (format == KvFormat::kF16) {
+    for (size_t i = 0; i < k.size(); ++i) {
+      k16.push_back(kite::kernels::FloatToHalf(k[i])), v16.push_back(kite::kernels::FloatToHalf(v[i]));
+    }
+    kv.k = k16.data(), kv.v = v16.data();
+  } else {
+    k8.resize(k.size()), v8.resize(v.size()), k_scales.resize(static_cast<size_t>(context * kv_heads));
+    v_scales.resize(k_scales.size());
+    for (int64_t t = 0; t < context; ++t) {
+      kite::kernels::QuantizeKvRowQ8(&k[t * row], kv_heads, hd, &k8[t * row], &k_scales[t * kv_heads]);
+      kite::kernels::QuantizeKvRowQ8(&v[t * row], kv_heads, hd, &v8[t * row], &v_scales[t * kv_heads]);
+    }
+    kv.k = k8.data(), kv.v = v8.data(), kv.k_scales = k_scales.data(), kv.v_scales = v_scales.data();
+    kv.scale_row_stride = kv_heads;
+  }
+  kite::kernels::AttentionArgs a;
+  a.n_heads = heads, a.n_kv_heads = kv_heads, a.head_dim = hd, a.m = rows, a.pos0 = context - rows;
+  a.scale = 0.125f;
+  std::vector<float> out(q.size());
+  for (auto _ : state) {
+    set->attention(a, kv, q.data(), out.data());
+    benchmark::DoNotOptimize(out.data());
+    benchmark::ClobberMemory();
+  }
+  double visible_keys = 0;
+  for (int64_t i = 0; i < rows; ++i) visible_keys += static_cast<double>(a.pos0 + i + 1);
+  state.counters["GFLOP/s"] =
+      benchmark::Counter(4.0 * heads * hd * visible_keys / 1e9, benchmark::Counter::kIsIterationInvariantRate);
+  state.counters["tokens/s"] = benchmark::Counter(static_cast<double>(rows), benchmark::Counter::kIsIterationInvariantRate);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -198,6 +254,23 @@ int main(int argc, char** argv) {
       const std::string name = std::string("f32_qd8_quantize/") + sets[s]->isa + "/K896/M" + std::to_string(m);
       benchmark::RegisterBenchmark(name.c_str(), BM_QuantizeActivations, sets[s], m, 896)
           ->Unit(benchmark::kMicrosecond);
+    }
+  }
+  const kite::kernels::AttentionKernels* attention_sets[kite::kernels::kMaxAttentionKernelSets];
+  const int attention_count = kite::kernels::AvailableAttentionKernels(attention_sets, kite::kernels::kMaxAttentionKernelSets);
+  const char* const kv_names[] = {"f32", "f16", "q8"};
+  for (int s = 0; s < attention_count; ++s) {
+    for (int f = 0; f < 3; ++f) {
+      // decode at 512 and 2048 tokens; prefill of a 512-token prompt and of 128 tokens after 1920
+      const int64_t cases[][2] = {{512, 1}, {2048, 1}, {512, 512}, {2048, 128}};
+      for (const auto& c : cases) {
+        if (s == 0 && c[1] > 1) continue;  // the scalar reference takes ~1 s per prefill call
+        const std::string name = std::string("f32_attention/kv_") + kv_names[f] + "/" + attention_sets[s]->isa +
+                                 "/qwen2.5-0.5b/ctx" + std::to_string(c[0]) + "/M" + std::to_string(c[1]);
+        benchmark::RegisterBenchmark(name.c_str(), BM_Attention, attention_sets[s],
+                                     static_cast<kite::kernels::KvFormat>(f), c[0], c[1])
+            ->Unit(benchmark::kMicrosecond);
+      }
     }
   }
   benchmark::RunSpecifiedBenchmarks();

@@ -1,16 +1,10 @@
-// Kernel tables and run-time CPU detection. The SIMD kernels are compiled for
-// instruction sets the build machine's baseline may lack, so nothing may call
-// them before the checks here say the CPU (and, for AVX, the OS) supports them.
+// Gemm kernel tables, filled by what kernels/cpu_features.h detects at run
+// time: nothing may call a SIMD kernel before those checks say the CPU (and,
+// for AVX, the OS) supports it.
 #include "kernels/gemm.h"
 
+#include "kernels/cpu_features.h"
 #include "kernels/gemm_microkernels.h"
-
-#if defined(__x86_64__) || defined(_M_X64)
-#include <cpuid.h>
-#endif
-#if defined(__aarch64__) && defined(__linux__)
-#include <sys/auxv.h>
-#endif
 
 namespace kite {
 namespace kernels {
@@ -24,21 +18,11 @@ const GemmKernels kReference = KITE_GEMM_SET("scalar", scalar);
 
 #if defined(__x86_64__) || defined(_M_X64)
 const GemmKernels kAvx2 = KITE_GEMM_SET("avx2", avx2);
-
-// AVX2 + FMA + F16C, and the OS saving YMM state on context switches (OSXSAVE + XCR0 bits 1-2):
-// a CPU can have AVX2 while the OS has it turned off.
-bool CpuHasAvx2FmaF16c() {
-  unsigned eax = 0, ebx = 0, ecx = 0, edx = 0;
-  if (!__get_cpuid(1, &eax, &ebx, &ecx, &edx)) return false;
-  const bool fma = ecx & (1u << 12), osxsave = ecx & (1u << 27), avx = ecx & (1u << 28), f16c = ecx & (1u << 29);
-  if (!(fma && osxsave && avx && f16c)) return false;
-  unsigned xcr0_low = 0, xcr0_high = 0;
-  __asm__ volatile("xgetbv" : "=a"(xcr0_low), "=d"(xcr0_high) : "c"(0));  // no -mxsave needed for asm
-  if ((xcr0_low & 0x6u) != 0x6u) return false;
-  if (__get_cpuid_max(0, nullptr) < 7) return false;
-  __cpuid_count(7, 0, eax, ebx, ecx, edx);
-  return ebx & (1u << 5);
-}
+// AVX-VNNI adds integer dot products only; AVX-512 also 16-wide float tiles for prefill.
+const GemmKernels kAvxVnni = {"avx-vnni", f32_gemm_f32__avx2, f16_gemm_f32__avx2, bf16_gemm_f32__avx2,
+                              qs8_gemm_f32__avxvnni, qs4_gemm_f32__avxvnni, f32_qd8_quantize__avx2};
+const GemmKernels kAvx512Vnni = {"avx512-vnni", f32_gemm_f32__avx512, f16_gemm_f32__avx512, bf16_gemm_f32__avx512,
+                                 qs8_gemm_f32__avx512vnni, qs4_gemm_f32__avx512vnni, f32_qd8_quantize__avx2};
 #endif
 
 #if defined(__aarch64__)
@@ -48,22 +32,6 @@ const GemmKernels kNeonDot = {"neon-dotprod", f32_gemm_f32__neon, f16_gemm_f32__
                               qs8_gemm_f32__neon_dot, qs4_gemm_f32__neon_dot, f32_qd8_quantize__neon};
 const GemmKernels kNeonI8mm = {"neon-i8mm", f32_gemm_f32__neon, f16_gemm_f32__neon, bf16_gemm_f32__neon,
                                qs8_gemm_f32__neon_i8mm, qs4_gemm_f32__neon_i8mm, f32_qd8_quantize__neon};
-
-// The kernel bits of AT_HWCAP / AT_HWCAP2 (asm/hwcap.h), spelled out for older headers.
-constexpr unsigned long kHwcapAsimdDp = 1ul << 20;
-constexpr unsigned long kHwcap2I8mm = 1ul << 13;
-
-void NeonFeatures(bool* dotprod, bool* i8mm) {
-#if defined(__linux__)
-  const unsigned long hwcap = getauxval(AT_HWCAP);
-  const unsigned long hwcap2 = getauxval(AT_HWCAP2);
-  *dotprod = (hwcap & kHwcapAsimdDp) != 0;
-  *i8mm = *dotprod && (hwcap2 & kHwcap2I8mm) != 0;  // the i8mm set uses sdot for its M = 1 path
-#else
-  *dotprod = false;
-  *i8mm = false;
-#endif
-}
 #endif
 
 #undef KITE_GEMM_SET
@@ -76,14 +44,16 @@ struct KernelList {
 KernelList DetectKernels() {
   KernelList list = {{&kReference}, 1};
 #if defined(__x86_64__) || defined(_M_X64)
-  if (CpuHasAvx2FmaF16c()) list.sets[list.count++] = &kAvx2;
+  const CpuFeatures& x86 = DetectedCpuFeatures();
+  if (x86.avx2) list.sets[list.count++] = &kAvx2;
+  if (x86.avx_vnni) list.sets[list.count++] = &kAvxVnni;
+  if (x86.avx512_vnni) list.sets[list.count++] = &kAvx512Vnni;  // fastest where both exist (twice as wide)
 #endif
 #if defined(__aarch64__)
-  bool dotprod = false, i8mm = false;
-  NeonFeatures(&dotprod, &i8mm);
+  const CpuFeatures& arm = DetectedCpuFeatures();
   list.sets[list.count++] = &kNeon;
-  if (dotprod) list.sets[list.count++] = &kNeonDot;
-  if (i8mm) list.sets[list.count++] = &kNeonI8mm;
+  if (arm.dotprod) list.sets[list.count++] = &kNeonDot;
+  if (arm.i8mm) list.sets[list.count++] = &kNeonI8mm;
 #endif
   return list;
 }

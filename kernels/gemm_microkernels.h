@@ -32,6 +32,19 @@ namespace kernels {
 KITE_DECLARE_GEMM_SET(scalar)  // kernels/ref/gemm_ref.cc
 #if defined(__x86_64__) || defined(_M_X64)
 KITE_DECLARE_GEMM_SET(avx2)  // kernels/cpu/x86/gemm_avx2.cc (AVX2 + FMA + F16C)
+// kernels/cpu/x86/gemm_avxvnni.cc (+ AVX-VNNI: integer kernels only) and gemm_avx512.cc (+ AVX-512
+// F/BW/VL/VNNI: integer kernels and the M >= 2 float tiles); both sets use the AVX2 quantizer.
+void qs8_gemm_f32__avxvnni(const GemmArgs& a, const int8_t* w, const float* w_scales, const int8_t* xq,
+                           const float* x_scales);
+void qs4_gemm_f32__avxvnni(const GemmArgs& a, const uint8_t* w, const uint16_t* w_scales_f16,
+                           int64_t group_size, const int8_t* xq, const float* x_scales);
+void f32_gemm_f32__avx512(const GemmArgs& a, const float* w, const float* x);  // M >= 2 tiles; M = 1: AVX2's
+void f16_gemm_f32__avx512(const GemmArgs& a, const uint16_t* w, const float* x);
+void bf16_gemm_f32__avx512(const GemmArgs& a, const uint16_t* w, const float* x);
+void qs8_gemm_f32__avx512vnni(const GemmArgs& a, const int8_t* w, const float* w_scales, const int8_t* xq,
+                              const float* x_scales);
+void qs4_gemm_f32__avx512vnni(const GemmArgs& a, const uint8_t* w, const uint16_t* w_scales_f16,
+                              int64_t group_size, const int8_t* xq, const float* x_scales);
 #endif
 #if defined(__aarch64__)
 KITE_DECLARE_GEMM_SET(neon)  // kernels/cpu/neon/gemm_neon.cc (baseline ARMv8-A)

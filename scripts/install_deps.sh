@@ -4,7 +4,7 @@ set -euo pipefail
 PACKAGES=(
   build-essential cmake ninja-build pkg-config clang libclang-rt-14-dev
   libflatbuffers-dev flatbuffers-compiler nlohmann-json3-dev libpcre2-dev libutf8proc-dev libxxhash-dev
-  libgtest-dev libbenchmark-dev python3-numpy
+  libgtest-dev libbenchmark-dev python3-numpy libxnnpack-dev libpthreadpool-dev libcpuinfo-dev
 )
 if [[ "${KITE_CROSS:-1}" == "1" ]]; then
   PACKAGES+=(g++-aarch64-linux-gnu qemu-user)

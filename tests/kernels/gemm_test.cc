@@ -124,28 +124,34 @@ TEST(Gemm, RandomShapes) {
 
 // All 65536 f16 (bf16) bit patterns through the vector conversion of each kernel set: row h holds
 // pattern h in column h % 8 and zeros elsewhere, x is all ones, so y[h] is the widened value exactly.
+// k = 8 and 16 (one vector of each ISA's conversion, full or partial), M = 1 and 2 (decode and prefill
+// tiles, which differ on AVX-512).
 void TestAllPatternsWiden(WeightFormat format) {
-  const int64_t n = 65536, k = 8;
-  std::vector<uint16_t> w(static_cast<size_t>(n * k), 0);
-  for (int64_t h = 0; h < n; ++h) w[h * k + h % k] = static_cast<uint16_t>(h);
-  const std::vector<float> x(k, 1.0f);
-  for (const kernels::GemmKernels* set : AvailableKernelSets()) {
-    SCOPED_TRACE(set->isa);
-    std::vector<float> y(n);
-    kernels::GemmArgs a;
-    a.m = 1, a.k = k, a.ldy = n, a.n_begin = 0, a.n_end = n, a.y = y.data();
-    (format == WeightFormat::kF16 ? set->gemm_f16 : set->gemm_bf16)(a, w.data(), x.data());
-    int bad = 0;
-    for (int64_t h = 0; h < n; ++h) {
-      const uint16_t bits = static_cast<uint16_t>(h);
-      const float want = format == WeightFormat::kF16 ? kernels::HalfToFloat(bits) : kernels::Bf16ToFloat(bits);
-      // Adding the zero columns turns -0 into +0, so compare values (and NaN-ness), not bits.
-      const bool ok = std::isnan(want) ? std::isnan(y[h]) : y[h] == want;
-      if (!ok && bad++ < 5) {
-        EXPECT_EQ(y[h], want) << "pattern 0x" << std::hex << h << std::dec;
+  const int64_t n = 65536;
+  for (int64_t k : {8, 16}) {
+    std::vector<uint16_t> w(static_cast<size_t>(n * k), 0);
+    for (int64_t h = 0; h < n; ++h) w[h * k + h % k] = static_cast<uint16_t>(h);
+    for (int64_t m : {1, 2}) {
+      const std::vector<float> x(static_cast<size_t>(m * k), 1.0f);
+      for (const kernels::GemmKernels* set : AvailableKernelSets()) {
+        SCOPED_TRACE(std::string(set->isa) + " k=" + std::to_string(k) + " m=" + std::to_string(m));
+        std::vector<float> y(static_cast<size_t>(m * n));
+        kernels::GemmArgs a;
+        a.m = m, a.k = k, a.ldy = n, a.n_begin = 0, a.n_end = n, a.y = y.data();
+        (format == WeightFormat::kF16 ? set->gemm_f16 : set->gemm_bf16)(a, w.data(), x.data());
+        int bad = 0;
+        for (int64_t i = 0; i < m * n; ++i) {
+          const uint16_t bits = static_cast<uint16_t>(i % n);
+          const float want = format == WeightFormat::kF16 ? kernels::HalfToFloat(bits) : kernels::Bf16ToFloat(bits);
+          // Adding the zero columns turns -0 into +0, so compare values (and NaN-ness), not bits.
+          const bool ok = std::isnan(want) ? std::isnan(y[i]) : y[i] == want;
+          if (!ok && bad++ < 5) {
+            EXPECT_EQ(y[i], want) << "pattern 0x" << std::hex << i % n << std::dec;
+          }
+        }
+        EXPECT_EQ(bad, 0);
       }
     }
-    EXPECT_EQ(bad, 0);
   }
 }
 
@@ -217,7 +223,12 @@ TEST(GemmDispatch, ReferenceFirstBestLast) {
 #if defined(__x86_64__)
   // Cross-check the cpuid code with the compiler's own detection.
   const bool avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-  EXPECT_EQ(names, avx2 ? "scalar avx2" : "scalar");
+  const bool avx_vnni = avx2 && __builtin_cpu_supports("avxvnni");
+  const bool avx512_vnni = avx2 && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+                           __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512vnni");
+  const std::string expected = std::string(avx2 ? "scalar avx2" : "scalar") + (avx_vnni ? " avx-vnni" : "") +
+                               (avx512_vnni ? " avx512-vnni" : "");
+  EXPECT_EQ(names, expected);
 #elif defined(__aarch64__) && defined(__linux__)
   // Cross-check with the kernel's feature bits read here independently (values of asm/hwcap.h).
   const bool dotprod = getauxval(AT_HWCAP) & (1ul << 20), i8mm = getauxval(AT_HWCAP2) & (1ul << 13);

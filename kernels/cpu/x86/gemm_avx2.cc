@@ -11,10 +11,8 @@
 // weight vector loaded serves 4 activation rows. The prefill shapes were the
 // fastest measured here (f32 4x2: 65 GFLOP/s, 4x3: 120; qs8 4x2 > 3x2 > 2x2).
 //
-// Integer dot products use the sign trick: _mm256_maddubs_epi16 multiplies
-// unsigned by signed bytes, so it gets |w| and sign(w) * x. |w| <= 128 and
-// |x| <= 127 (the activation quantizer never makes -128) keep each pair sum
-// |w0 x0 + w1 x1| <= 32512, below the int16 saturation at 32767: exact.
+// The Q8/Q4 tiles live in quant_tiles_256.inc (shared with gemm_avxvnni.cc), with the integer
+// dot-product tricks they rely on.
 #include <immintrin.h>
 
 #include <cstdint>
@@ -23,20 +21,13 @@
 #include "kernels/gemm_tiling.h"
 #include "kernels/quant_formats.h"
 
-#define KITE_ALWAYS_INLINE inline __attribute__((always_inline))
-
 namespace kite {
 namespace kernels {
 namespace {
 
-enum FloatFormat { kF32, kF16, kBf16 };
+#include "kernels/cpu/x86/avx_common.inc"
 
-KITE_ALWAYS_INLINE float HorizontalSum(__m256 v) {
-  __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-  s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-  s = _mm_add_ss(s, _mm_movehdup_ps(s));
-  return _mm_cvtss_f32(s);
-}
+enum FloatFormat { kF32, kF16, kBf16 };
 
 // 8 weights starting at p, widened to f32 (f16 and bf16 widen exactly).
 KITE_ALWAYS_INLINE __m256 LoadWeights8(const void* p, const int format) {
@@ -51,19 +42,6 @@ KITE_ALWAYS_INLINE float LoadWeight1(const void* p, int64_t i, const int format)
   const uint16_t bits = static_cast<const uint16_t*>(p)[i];
   if (format == kF16) return _cvtsh_ss(bits);
   return _mm_cvtss_f32(_mm_castsi128_ps(_mm_cvtsi32_si128(static_cast<int>(static_cast<uint32_t>(bits) << 16))));
-}
-
-// Decode streams the weights once, so the tile prefetches them: the same offset in the rows of a
-// later tile (rows are contiguous), at least kPrefetchAheadBytes of the stream ahead. The hardware
-// prefetcher alone does poorly on 4 interleaved short rows: measured here at M = 1 from DRAM,
-// f16/bf16/qs8 went from 15-20 to 29-34 GB/s, f32 from 24-31 to 28-36 GB/s (2048..16384 ahead were
-// within noise of each other). Prefetches never fault, so running past the last row is harmless.
-// Prefill reuses weights from cache: no prefetch.
-constexpr int64_t kPrefetchAheadBytes = 4096;
-KITE_ALWAYS_INLINE int64_t DecodePrefetchOffset(const GemmTile& t, const int tm, const int tn) {
-  if (tm != 1) return 0;
-  const int64_t tile_bytes = tn * t.w_row_bytes;
-  return (kPrefetchAheadBytes + tile_bytes - 1) / tile_bytes * tile_bytes;
 }
 
 // out[i * tn + j] = sum_k xr[i][k] * wr[j][k]. tm, tn, format are constants after inlining, so the
@@ -131,182 +109,9 @@ KITE_FLOAT_TILE(Bf16Tile1x4, 1, 4, kBf16)
 KITE_FLOAT_TILE(Bf16Tile4x3, 4, 3, kBf16)
 #undef KITE_FLOAT_TILE
 
-// The 8 int32 partial sums of one 32-column block: w . x, exact (see the file comment).
-KITE_ALWAYS_INLINE __m256i BlockDot(__m256i w_abs, __m256i w, __m256i x) {
-  const __m256i pairs = _mm256_maddubs_epi16(w_abs, _mm256_sign_epi8(x, w));
-  return _mm256_madd_epi16(pairs, _mm256_set1_epi16(1));
-}
-
-// Q8 weights against Q8 activations. out[i * tn + j] = sum over blocks of x_scale * int_dot; the
-// row scale is applied by the caller.
-KITE_ALWAYS_INLINE void Qs8DotTile(const int tm, const int tn, const int8_t* const* xr, const float* const* xsr,
-                                   const uint8_t* const* wr, int64_t blocks, int64_t prefetch, float* out) {
-  __m256 acc[4][4];
-  for (int i = 0; i < tm; ++i)
-    for (int j = 0; j < tn; ++j) acc[i][j] = _mm256_setzero_ps();
-  for (int64_t b = 0; b < blocks; ++b) {
-    if (tm == 1 && (b & 1) == 0) {  // one prefetch per 64-byte line
-      for (int j = 0; j < tn; ++j) _mm_prefetch(reinterpret_cast<const char*>(wr[j]) + b * 32 + prefetch, _MM_HINT_T0);
-    }
-    __m256i w[4], w_abs[4];
-    for (int j = 0; j < tn; ++j) {
-      w[j] = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(wr[j] + b * 32));
-      w_abs[j] = _mm256_abs_epi8(w[j]);
-    }
-    for (int i = 0; i < tm; ++i) {
-      const __m256i x = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xr[i] + b * 32));
-      const __m256 x_scale = _mm256_set1_ps(xsr[i][b]);
-      for (int j = 0; j < tn; ++j) {
-        acc[i][j] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(BlockDot(w_abs[j], w[j], x)), x_scale, acc[i][j]);
-      }
-    }
-  }
-  for (int i = 0; i < tm; ++i)
-    for (int j = 0; j < tn; ++j) out[i * tn + j] = HorizontalSum(acc[i][j]);
-}
-
-// The f16 scales of the groups that 8 blocks (starting at a multiple of 8) fall into: 8, 4 or 2 of
-// them for 1, 2 or 4 blocks per group. Reads exactly those, so never past the row.
-KITE_ALWAYS_INLINE __m256 LoadGroupScales(const uint16_t* p, int64_t blocks_per_group) {
-  __m128i h;
-  if (blocks_per_group == 1) {
-    h = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
-  } else if (blocks_per_group == 2) {
-    h = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(p));
-  } else {
-    int two;
-    __builtin_memcpy(&two, p, sizeof(two));
-    h = _mm_cvtsi32_si128(two);
-  }
-  return _mm256_cvtph_ps(h);
-}
-
-// One step of Qs4DotTile: blocks b and b + 1; `single`: b is the last block and its partner is zero.
-//   32 weight bytes hold both blocks; their low nibbles are columns 0..15 of each block, the high
-//   nibbles columns 16..31, so x is regrouped the same way ([b 0..15 | b+1 0..15], [b 16..31 | ...])
-//   and two maddubs cover 64 columns. The nibbles stay unsigned: (u - 8) . x = u . x - 8 (sum x),
-//   the second term once per activation row (|int16 partial sums| <= 7620 + 4064: exact).
-//   The int32 result has block b in lanes 0-3 and b + 1 in lanes 4-7; so do the scale vectors:
-//   tm == 1: scales[j] = x_scale * w_scale of row j; tm > 1: x_pair[i] * scales[j] (w_scale).
-KITE_ALWAYS_INLINE void Qs4PairStep(const int tm, const int tn, const bool single, const int8_t* const* xr,
-                                    const uint8_t* const* wr, int64_t b, const __m256* x_pair,
-                                    const __m256* scales, __m256 (*acc)[4]) {
-  const __m256i low4 = _mm256_set1_epi8(0x0f);
-  __m256i lo[4], hi[4];
-  for (int j = 0; j < tn; ++j) {
-    const __m128i* p = reinterpret_cast<const __m128i*>(wr[j] + b * 16);
-    const __m256i v = single ? _mm256_set_m128i(_mm_setzero_si128(), _mm_loadu_si128(p))
-                             : _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p));
-    lo[j] = _mm256_and_si256(v, low4);
-    hi[j] = _mm256_and_si256(_mm256_srli_epi16(v, 4), low4);
-  }
-  for (int i = 0; i < tm; ++i) {
-    const int8_t* x = xr[i] + b * 32;
-    const __m256i x0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x));
-    const __m256i x1 = single ? _mm256_setzero_si256() : _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x + 32));
-    const __m256i xa = _mm256_permute2x128_si256(x0, x1, 0x20);
-    const __m256i xb = _mm256_permute2x128_si256(x0, x1, 0x31);
-    const __m256i eight = _mm256_set1_epi8(8);
-    const __m256i offset = _mm256_add_epi16(_mm256_maddubs_epi16(eight, xa), _mm256_maddubs_epi16(eight, xb));
-    for (int j = 0; j < tn; ++j) {
-      const __m256i sums = _mm256_add_epi16(_mm256_maddubs_epi16(lo[j], xa), _mm256_maddubs_epi16(hi[j], xb));
-      const __m256i dot = _mm256_madd_epi16(_mm256_sub_epi16(sums, offset), _mm256_set1_epi16(1));
-      const __m256 scale = tm == 1 ? scales[j] : _mm256_mul_ps(x_pair[i], scales[j]);
-      acc[i][j] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(dot), scale, acc[i][j]);
-    }
-  }
-}
-
-// Q4 weights x Q8 activations, two blocks per step. Scales are handled 8 blocks at a time as vectors
-// (one permute per step picks a block pair's lanes); the last < 8 blocks build them from scalars.
-// out[i * tn + j] = sum over blocks of x_scale * w_scale * (q4 . x); blocks_per_group in {1, 2, 4}.
-KITE_ALWAYS_INLINE void Qs4DotTile(const int tm, const int tn, const int8_t* const* xr, const float* const* xsr,
-                                   const uint8_t* const* wr, const uint16_t* const* wsr, int64_t blocks,
-                                   int64_t blocks_per_group, int64_t prefetch, float* out) {
-  __m256 acc[4][4];
-  for (int i = 0; i < tm; ++i)
-    for (int j = 0; j < tn; ++j) acc[i][j] = _mm256_setzero_ps();
-  const int shift = blocks_per_group == 1 ? 0 : blocks_per_group == 2 ? 1 : 2;  // block -> group, no idiv
-  // Lane l of a chunk's weight-scale vector holds the scale of block b0 + l: group l / bpg of the chunk.
-  const __m256i expand = _mm256_srli_epi32(_mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7), shift);
-  __m256 x_scales[4], w_scales[4], x_pair[4], scales[4];
-  int64_t b0 = 0;
-  for (; b0 + 8 <= blocks; b0 += 8) {
-    for (int i = 0; i < tm; ++i) x_scales[i] = _mm256_loadu_ps(xsr[i] + b0);
-    for (int j = 0; j < tn; ++j) {
-      const __m256 group_scales = LoadGroupScales(wsr[j] + (b0 >> shift), blocks_per_group);
-      w_scales[j] = _mm256_permutevar8x32_ps(group_scales, expand);
-      if (tm == 1) w_scales[j] = _mm256_mul_ps(x_scales[0], w_scales[j]);
-    }
-    for (int j = 0; j < tn && tm == 1; ++j) {  // this chunk is 128 bytes of each row
-      const char* p = reinterpret_cast<const char*>(wr[j]) + b0 * 16 + prefetch;
-      _mm_prefetch(p, _MM_HINT_T0);
-      _mm_prefetch(p + 64, _MM_HINT_T0);
-    }
-    for (int lane = 0; lane < 8; lane += 2) {
-      const __m256i lanes = _mm256_setr_epi32(lane, lane, lane, lane, lane + 1, lane + 1, lane + 1, lane + 1);
-      for (int i = 0; i < tm; ++i) x_pair[i] = _mm256_permutevar8x32_ps(x_scales[i], lanes);
-      for (int j = 0; j < tn; ++j) scales[j] = _mm256_permutevar8x32_ps(w_scales[j], lanes);
-      Qs4PairStep(tm, tn, false, xr, wr, b0 + lane, x_pair, scales, acc);
-    }
-  }
-  for (int64_t b = b0; b < blocks; b += 2) {  // the last 1..7 blocks
-    const bool single = b + 1 == blocks;
-    for (int i = 0; i < tm; ++i) {
-      x_pair[i] = _mm256_set_m128(_mm_set1_ps(single ? 0.0f : xsr[i][b + 1]), _mm_set1_ps(xsr[i][b]));
-    }
-    for (int j = 0; j < tn; ++j) {
-      const float w0 = _cvtsh_ss(wsr[j][b >> shift]), w1 = single ? 0.0f : _cvtsh_ss(wsr[j][(b + 1) >> shift]);
-      scales[j] = _mm256_set_m128(_mm_set1_ps(w1), _mm_set1_ps(w0));
-      if (tm == 1) scales[j] = _mm256_mul_ps(x_pair[0], scales[j]);
-    }
-    Qs4PairStep(tm, tn, single, xr, wr, b, x_pair, scales, acc);
-  }
-  for (int i = 0; i < tm; ++i)
-    for (int j = 0; j < tn; ++j) out[i * tn + j] = HorizontalSum(acc[i][j]);
-}
-
-KITE_ALWAYS_INLINE void QuantTile(const GemmTile& t, int64_t m0, int mr, int64_t n0, int nr, const int tm,
-                                  const int tn, const bool q4) {
-  const GemmArgs& a = *t.args;
-  const int8_t* xr[4];
-  const float* xsr[4];
-  const uint8_t* wr[4];
-  const uint16_t* wsr[4];
-  for (int i = 0; i < tm; ++i) {
-    const int64_t m = m0 + (i < mr ? i : mr - 1);
-    xr[i] = static_cast<const int8_t*>(t.x) + m * t.x_row_elements;
-    xsr[i] = t.x_scales + m * t.blocks;
-  }
-  for (int j = 0; j < tn; ++j) {
-    const int64_t n = n0 + (j < nr ? j : nr - 1);
-    wr[j] = static_cast<const uint8_t*>(t.w) + n * t.w_row_bytes;
-    wsr[j] = static_cast<const uint16_t*>(t.w_scales) + n * t.w_scales_per_row;  // Q4 only
-  }
-  float out[16];
-  if (q4) {
-    Qs4DotTile(tm, tn, xr, xsr, wr, wsr, t.blocks, t.blocks_per_group, DecodePrefetchOffset(t, tm, tn), out);
-  } else {
-    Qs8DotTile(tm, tn, xr, xsr, wr, t.blocks, DecodePrefetchOffset(t, tm, tn), out);
-  }
-  const float* row_scales = static_cast<const float*>(t.w_scales);
-  for (int i = 0; i < mr; ++i) {
-    for (int j = 0; j < nr; ++j) {
-      const float v = out[i * tn + j];
-      a.y[(m0 + i) * a.ldy + n0 + j] = q4 ? v : v * row_scales[n0 + j];
-    }
-  }
-}
-
-#define KITE_QUANT_TILE(name, tm, tn, q4)                              \
-  void name(const GemmTile& t, int64_t m0, int mr, int64_t n0, int nr) { \
-    QuantTile(t, m0, mr, n0, nr, tm, tn, q4);                            \
-  }
-KITE_QUANT_TILE(Qs8Tile1x4, 1, 4, false)
-KITE_QUANT_TILE(Qs8Tile4x2, 4, 2, false)
-KITE_QUANT_TILE(Qs4Tile1x4, 1, 4, true)
-KITE_QUANT_TILE(Qs4Tile4x2, 4, 2, true)
-#undef KITE_QUANT_TILE
+#define KITE_QUANT_VNNI 0
+#include "kernels/cpu/x86/quant_tiles_256.inc"
+#undef KITE_QUANT_VNNI
 
 }  // namespace
 

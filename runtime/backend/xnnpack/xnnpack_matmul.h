@@ -1,0 +1,91 @@
+// Prefill matrix products through XNNPACK's f32 fully-connected operator
+// (Debian's libxnnpack-dev, a Feb-2022 snapshot: f32/f16 FC, no dynamically
+// quantized or 4-bit operators), for the f32 and f16 weights and row counts
+// where it beats Kite's own kernels (XnnpackPreferred; numbers in README.md).
+//
+//   y[i][0..n) = x[i][0..k) W^T        x: [m][k] f32, W: [n][k] f32 or f16, y: [m][ldy]
+//
+// Memory: XNNPACK packs each matrix once into its own f32 buffer (Create), so
+// an f32 model pays its linear weights once more and an f16 model twice more
+// (f16 weights are widened: XNNPACK's f16 operator computes in f16, 10x slower
+// here and ~1e-2 off). packed_bytes() says how much. Weights stay untouched.
+//
+// Threads: a matrix is packed as `slices` column slices, one XNNPACK operator
+// each, and XnnpackMatMul runs them on Kite's ThreadPool (slice s on thread
+// s % threads) with no XNNPACK thread pool, so the two pools never compete for
+// the cores. Make slices = the pool's thread count.
+//
+// XNNPACK reads up to kXnnpackExtraBytes past the end of x (never writes past
+// y): x must be followed by that many readable bytes.
+//
+// Built without XNNPACK (KITE_XNNPACK=OFF, or the library missing), the same
+// API reports XnnpackAvailable() == false and XnnpackMatMul returns false.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "runtime/core/status.h"
+#include "runtime/core/thread_pool.h"
+
+namespace kite {
+
+constexpr int64_t kXnnpackExtraBytes = 16;  // XNN_EXTRA_BYTES of xnnpack.h
+
+enum class XnnpackWeights { kF32, kF16 };
+
+// True when this build has XNNPACK and it initialized on this CPU (once; thread-safe).
+bool XnnpackAvailable();
+
+// The rule: true for the weight type and shapes where XNNPACK's operator was faster than Kite's
+// best kernel set on the machine of README.md's table (m >= 16; f16 only for k <= 2048).
+// Independent of XnnpackAvailable().
+bool XnnpackPreferred(XnnpackWeights type, int64_t m, int64_t n, int64_t k);
+// Whether XnnpackPreferred holds for some m: matrices for which it does not need no packing (and
+// no memory).
+bool XnnpackWorthPacking(XnnpackWeights type, int64_t n, int64_t k);
+
+class XnnpackMatrix {
+ public:
+  // Packs W [n][k] (f32 or f16, row stride k) for outputs of row stride ldy (>= n) in `slices`
+  // column slices (1..n). Fails with kUnsupported without XNNPACK, kInvalidArgument on bad shapes.
+  static Result<std::unique_ptr<XnnpackMatrix>> Create(XnnpackWeights type, const void* w, int64_t n, int64_t k,
+                                                       int64_t ldy, int slices);
+  ~XnnpackMatrix();
+  XnnpackMatrix(const XnnpackMatrix&) = delete;
+  XnnpackMatrix& operator=(const XnnpackMatrix&) = delete;
+
+  XnnpackWeights type() const { return type_; }
+  int64_t n() const { return n_; }
+  int64_t k() const { return k_; }
+  int64_t ldy() const { return ldy_; }
+  int slices() const { return static_cast<int>(slices_.size()); }
+  // Bytes XNNPACK holds for this matrix: the packed f32 weights (rows rounded up to its tile) and
+  // zero biases; an estimate, the 2022 API does not report it.
+  uint64_t packed_bytes() const { return packed_bytes_; }
+
+  // Columns of slice s for rows [0, m). Different slices may run on different threads at once; one
+  // slice must not run on two threads at once.
+  Status RunSlice(int s, const float* x, int64_t m, float* y) const;
+
+ private:
+  struct Slice {
+    void* op = nullptr;  // xnn_operator_t
+    int64_t n_begin = 0, n_end = 0;
+  };
+  XnnpackMatrix() = default;
+
+  XnnpackWeights type_ = XnnpackWeights::kF32;
+  int64_t n_ = 0, k_ = 0, ldy_ = 0;
+  uint64_t packed_bytes_ = 0;
+  std::vector<Slice> slices_;
+};
+
+// y = x W^T through XNNPACK when XnnpackPreferred(w.type(), m, n, k) and w was packed for this ldy;
+// returns false when the caller should run Kite's own kernels instead: w null, the rule says no or
+// ldy differs (y untouched), or an XNNPACK error (y may be partly written; Kite's kernels then
+// overwrite all of it). Runs the slices on `pool`.
+bool XnnpackMatMul(const XnnpackMatrix* w, ThreadPool& pool, const float* x, int64_t m, float* y, int64_t ldy);
+
+}  // namespace kite
