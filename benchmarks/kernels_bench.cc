@@ -228,7 +228,8 @@ void BM_Attention(benchmark::State& state, const kite::kernels::AttentionKernels
   for (int64_t i = 0; i < rows; ++i) visible_keys += static_cast<double>(a.pos0 + i + 1);
   state.counters["GFLOP/s"] =
       benchmark::Counter(4.0 * heads * hd * visible_keys / 1e9, benchmark::Counter::kIsIterationInvariantRate);
-  state.counters["tokens/s"] = benchmark::Counter(static_cast<double>(rows), benchmark::Counter::kIsIterationInvariantRate);
+  state.counters["tokens/s"] =
+      benchmark::Counter(static_cast<double>(rows), benchmark::Counter::kIsIterationInvariantRate);
 }
 
 }  // namespace
@@ -257,7 +258,8 @@ int main(int argc, char** argv) {
     }
   }
   const kite::kernels::AttentionKernels* attention_sets[kite::kernels::kMaxAttentionKernelSets];
-  const int attention_count = kite::kernels::AvailableAttentionKernels(attention_sets, kite::kernels::kMaxAttentionKernelSets);
+  const int attention_count =
+      kite::kernels::AvailableAttentionKernels(attention_sets, kite::kernels::kMaxAttentionKernelSets);
   const char* const kv_names[] = {"f32", "f16", "q8"};
   for (int s = 0; s < attention_count; ++s) {
     for (int f = 0; f < 3; ++f) {

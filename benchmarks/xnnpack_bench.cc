@@ -7,7 +7,8 @@
 // (kernels_bench's is). One thread: CPU time of the calling thread (steadier than wall time on a
 // shared machine); two threads: wall time (UseRealTime). Take the best of several repetitions:
 //   kite_xnnpack_bench --benchmark_repetitions=5 --benchmark_report_aggregates_only=false
-// Names: xnnpack_fc/<weights>/<threads>t/<model>/<matrix>/N_K/M, kite_gemm/<weights>/<isa>/...
+// Names: xnnpack_fc/<weights>/<threads>t/<model>/<matrix>/N_K/M, kite_gemm/<weights>/<isa>/... for Kite's
+// best kernel set and, where that is not it, its AVX2 set (what a CPU without AVX-512 runs).
 #include <benchmark/benchmark.h>
 
 #include <algorithm>
@@ -81,10 +82,11 @@ void BM_Xnnpack(benchmark::State& state, bool f16, int threads, Shape shape, int
   state.counters["packed_MB"] = static_cast<double>(w.packed_bytes()) / 1e6;
 }
 
-void BM_Kite(benchmark::State& state, bool f16, int threads, Shape shape, int64_t m) {
+void BM_Kite(benchmark::State& state, const kite::kernels::GemmKernels* set, bool f16, int threads, Shape shape,
+             int64_t m) {
   const Inputs in = MakeInputs(m, shape.n, shape.k);
   kite::ThreadPool pool(threads);
-  const kite::kernels::GemmKernels& kernels = kite::kernels::BestGemmKernels();
+  const kite::kernels::GemmKernels& kernels = *set;
   std::vector<float> y(static_cast<size_t>(m * shape.n));
   for (auto _ : state) {
     pool.Run([&](int t, int nt) {  // whole 8-column tiles per thread, as runtime/backend/cpu/cpu_matmul.cc
@@ -109,9 +111,15 @@ void BM_Kite(benchmark::State& state, bool f16, int threads, Shape shape, int64_
 int main(int argc, char** argv) {
   benchmark::Initialize(&argc, argv);
   if (!kite::XnnpackAvailable()) std::fprintf(stderr, "XNNPACK unavailable: only Kite's kernels run\n");
-  const std::string isa = kite::kernels::BestGemmKernels().isa;
+  // Kite's best kernel set, and its AVX2 set where the best is another (AVX-512 float tiles).
+  std::vector<const kite::kernels::GemmKernels*> kite_sets = {&kite::kernels::BestGemmKernels()};
+  const kite::kernels::GemmKernels* all[kite::kernels::kMaxGemmKernelSets];
+  const int count = kite::kernels::AvailableGemmKernels(all, kite::kernels::kMaxGemmKernelSets);
+  for (int i = 0; i < count; ++i) {
+    if (std::string(all[i]->isa) == "avx2" && all[i] != kite_sets[0]) kite_sets.push_back(all[i]);
+  }
   for (const Shape& shape : kShapes) {
-    for (int64_t m : {1, 4, 8, 16, 32, 128, 512}) {
+    for (int64_t m : {1, 4, 16, 32, 128, 512}) {
       for (int threads : {1, 2}) {
         const std::string tail = std::to_string(threads) + "t/" + shape.name + "/N" + std::to_string(shape.n) + "_K" +
                                  std::to_string(shape.k) + "/M" + std::to_string(m);
@@ -122,9 +130,11 @@ int main(int argc, char** argv) {
                                                    threads, shape, m)->Unit(benchmark::kMicrosecond);
             if (threads > 1) b->UseRealTime();
           }
-          auto* b = benchmark::RegisterBenchmark(("kite_gemm/" + weights + isa + "/" + tail).c_str(), BM_Kite, f16,
-                                                 threads, shape, m)->Unit(benchmark::kMicrosecond);
-          if (threads > 1) b->UseRealTime();
+          for (const kite::kernels::GemmKernels* set : kite_sets) {
+            auto* b = benchmark::RegisterBenchmark(("kite_gemm/" + weights + set->isa + "/" + tail).c_str(), BM_Kite,
+                                                   set, f16, threads, shape, m)->Unit(benchmark::kMicrosecond);
+            if (threads > 1) b->UseRealTime();
+          }
         }
       }
     }

@@ -17,6 +17,7 @@ namespace {
 const AttentionKernels kReference = {"scalar", f32_attention__scalar};
 #if defined(__x86_64__) || defined(_M_X64)
 const AttentionKernels kAvx2 = {"avx2", f32_attention__avx2};
+const AttentionKernels kAvx512 = {"avx512", f32_attention__avx512};
 #endif
 #if defined(__aarch64__)
 const AttentionKernels kNeon = {"neon", f32_attention__neon};
@@ -31,6 +32,7 @@ KernelList DetectKernels() {
   KernelList list = {{&kReference}, 1};
 #if defined(__x86_64__) || defined(_M_X64)
   if (DetectedCpuFeatures().avx2) list.sets[list.count++] = &kAvx2;
+  if (DetectedCpuFeatures().avx512) list.sets[list.count++] = &kAvx512;
 #endif
 #if defined(__aarch64__)
   list.sets[list.count++] = &kNeon;

@@ -16,10 +16,11 @@
 // The kernels are single-threaded; a caller splits a call across threads by KV heads
 // ([kv_head_begin, kv_head_end): each computes those KV heads' query heads) or by query rows (a
 // later row block is q + i * n_heads * head_dim at pos0 + i). They allocate nothing: per-call state
-// lives on the stack (under 40 KB).
+// lives on the stack (about 42 KB: two widened 4096-float K/V tiles, scores, accumulators).
 //
-// The SIMD kernels (flash-style: key tiles, online softmax) handle head_dim a multiple of 8 (AVX2)
-// or 4 (NEON) up to kMaxAttentionHeadDim; other shapes get the scalar reference, from the same call.
+// The SIMD kernels (flash-style: key tiles, online softmax) handle head_dim a multiple of 16
+// (AVX-512), 8 (AVX2) or 4 (NEON) up to kMaxAttentionHeadDim; other shapes get the next narrower
+// kernel, down to the scalar reference, from the same call.
 #pragma once
 
 #include <cstdint>
@@ -66,7 +67,7 @@ struct AttentionArgs {
 using AttentionFn = void (*)(const AttentionArgs& a, const KvCacheView& kv, const float* q, float* out);
 
 struct AttentionKernels {
-  const char* isa;  // "scalar", "avx2", "neon"
+  const char* isa;  // "scalar", "avx2", "avx512", "neon"
   AttentionFn attention;
 };
 
@@ -75,7 +76,7 @@ const AttentionKernels& ReferenceAttentionKernels();
 // The fastest kernels this CPU supports.
 const AttentionKernels& BestAttentionKernels();
 // All kernel sets this CPU can run, reference first, best last; returns how many it stored.
-constexpr int kMaxAttentionKernelSets = 2;
+constexpr int kMaxAttentionKernelSets = 3;
 int AvailableAttentionKernels(const AttentionKernels** out, int capacity);
 
 // Writes one token's K (or V) row of n_kv_heads heads as Q8: per head, scale = max|x| / 127 and

@@ -52,11 +52,12 @@ bool AttentionArgsValid(const AttentionArgs& a, const KvCacheView& kv);
 void RunAttentionTiles(const AttentionArgs& a, const KvCacheView& kv, const float* q, float* out,
                        const AttentionTileOps& ops);
 
-// The kernels of each ISA (kernels/ref/attention_ref.cc, kernels/cpu/x86/attention_avx2.cc,
-// kernels/cpu/neon/attention_neon.cc).
+// The kernels of each ISA (kernels/ref/attention_ref.cc, kernels/cpu/x86/attention_avx2.cc and
+// attention_avx512.cc, kernels/cpu/neon/attention_neon.cc).
 void f32_attention__scalar(const AttentionArgs& a, const KvCacheView& kv, const float* q, float* out);
 #if defined(__x86_64__) || defined(_M_X64)
 void f32_attention__avx2(const AttentionArgs& a, const KvCacheView& kv, const float* q, float* out);
+void f32_attention__avx512(const AttentionArgs& a, const KvCacheView& kv, const float* q, float* out);
 #endif
 #if defined(__aarch64__)
 void f32_attention__neon(const AttentionArgs& a, const KvCacheView& kv, const float* q, float* out);

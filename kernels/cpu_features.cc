@@ -29,7 +29,8 @@ void DetectX86(CpuFeatures* f) {
   f->avx2 = ebx & (1u << 5);
   if (!f->avx2) return;
   const bool avx512 = (ebx & (1u << 16)) && (ebx & (1u << 30)) && (ebx & (1u << 31));  // F, BW, VL
-  f->avx512_vnni = avx512 && (ecx & (1u << 11)) && (xcr0_low & 0xe0u) == 0xe0u;
+  f->avx512 = avx512 && (xcr0_low & 0xe0u) == 0xe0u;
+  f->avx512_vnni = f->avx512 && (ecx & (1u << 11));
   if (max_subleaf >= 1) {
     __cpuid_count(7, 1, eax, ebx, ecx, edx);
     f->avx_vnni = eax & (1u << 4);
@@ -55,7 +56,7 @@ void DetectAarch64(CpuFeatures* f) {
 #endif
 
 CpuFeatures Detect() {
-  CpuFeatures f = {false, false, false, false, false};
+  CpuFeatures f = {false, false, false, false, false, false};
 #if defined(__x86_64__) || defined(_M_X64)
   DetectX86(&f);
 #endif

@@ -11,7 +11,8 @@ struct CpuFeatures {
   // x86-64
   bool avx2;         // AVX2 + FMA + F16C, YMM state saved by the OS
   bool avx_vnni;     // AVX-VNNI (VEX vpdpbusd), on top of avx2
-  bool avx512_vnni;  // AVX-512 F/BW/VL/VNNI, ZMM and mask state saved by the OS, on top of avx2
+  bool avx512;       // AVX-512 F/BW/VL, ZMM and mask state saved by the OS, on top of avx2
+  bool avx512_vnni;  // and AVX-512 VNNI
   // aarch64 (NEON itself is part of the baseline)
   bool dotprod;  // sdot/udot (ARMv8.2)
   bool i8mm;     // smmla (ARMv8.6), and dotprod

@@ -45,6 +45,7 @@ struct GemmKernels {
   GemmQ8Fn gemm_q8;
   GemmQ4Fn gemm_q4;
   QuantizeActivationsFn quantize_activations_q8;
+  int float_lanes;  // f32 lanes per vector of the M >= 2 float kernels: 1 scalar, 4 NEON, 8 AVX2, 16 AVX-512
 };
 
 // The scalar reference: the truth every other kernel is tested against.

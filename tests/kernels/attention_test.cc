@@ -115,11 +115,12 @@ Cache MakeCache(const Problem& pr, std::mt19937& rng) {
       c.k_scales.assign(static_cast<size_t>(c.rows * heads), nan), c.v_scales = c.k_scales;
       for (int64_t row = 0; row < c.rows; ++row) {
         if (std::isnan(k[row * c.row_stride])) continue;  // a row the call must not read: NaN scales
-        kernels::QuantizeKvRowQ8(&k[row * c.row_stride], heads, a.head_dim, &c.k8[row * c.row_stride], &c.k_scales[row * heads]);
-        kernels::QuantizeKvRowQ8(&v[row * c.row_stride], heads, a.head_dim, &c.v8[row * c.row_stride], &c.v_scales[row * heads]);
+        const int64_t r = row * c.row_stride;
+        kernels::QuantizeKvRowQ8(&k[r], heads, a.head_dim, &c.k8[r], &c.k_scales[row * heads]);
+        kernels::QuantizeKvRowQ8(&v[r], heads, a.head_dim, &c.v8[r], &c.v_scales[row * heads]);
         for (int64_t e = 0; e < heads * a.head_dim; ++e) {
-          c.k_exact[row * c.row_stride + e] = double(c.k8[row * c.row_stride + e]) * c.k_scales[row * heads + e / a.head_dim];
-          c.v_exact[row * c.row_stride + e] = double(c.v8[row * c.row_stride + e]) * c.v_scales[row * heads + e / a.head_dim];
+          c.k_exact[r + e] = double(c.k8[r + e]) * c.k_scales[row * heads + e / a.head_dim];
+          c.v_exact[r + e] = double(c.v8[r + e]) * c.v_scales[row * heads + e / a.head_dim];
         }
       }
       view.k = c.k8.data(), view.v = c.v8.data();
@@ -202,7 +203,8 @@ Expected NaiveAttention(const Problem& pr, const Cache& c, const std::vector<flo
 // `reference_out` is given, against the reference's output within the sum of both bounds).
 // Outputs of heads outside the KV-head range must keep the sentinel.
 std::vector<float> RunAndCheck(const AttentionKernels& set, const Problem& pr, const Cache& c,
-                               const std::vector<float>& q, const Expected& e, const std::vector<float>* reference_out) {
+                               const std::vector<float>& q, const Expected& e,
+                               const std::vector<float>* reference_out) {
   SCOPED_TRACE(std::string(set.isa) + " " + pr.Describe());
   const AttentionArgs& a = pr.args;
   const int64_t hd = a.head_dim, group = a.n_heads / a.n_kv_heads;
@@ -349,7 +351,7 @@ TEST(Attention, PeakedUniformAndLargeValues) {
 // the logit becomes cap * tanh(x / cap), and tanh's absolute error (4u) times cap moves the output by
 // that much relatively.
 TEST(Attention, ExpAndTanhThroughTwoKeys) {
-  const int64_t hd = 8;
+  const int64_t hd = 16;  // a multiple of every SIMD kernel's width: each runs its own exp
   std::vector<float> k(2 * hd, 0.0f), v(2 * hd, 0.0f), q(hd, 0.0f), out(hd);
   k[hd] = 1.0f;
   for (int64_t d = 0; d < hd; ++d) v[hd + d] = 1.0f;
@@ -432,7 +434,9 @@ TEST(AttentionDispatch, ReferenceFirstBestLast) {
   std::printf("attention kernel sets on this CPU: %s\n", names.c_str());
 #if defined(__x86_64__)
   const bool avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-  EXPECT_EQ(names, avx2 ? "scalar avx2" : "scalar");
+  const bool avx512 = avx2 && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+                      __builtin_cpu_supports("avx512vl");
+  EXPECT_EQ(names, std::string(avx2 ? "scalar avx2" : "scalar") + (avx512 ? " avx512" : ""));
 #elif defined(__aarch64__)
   EXPECT_EQ(names, "scalar neon");
 #endif

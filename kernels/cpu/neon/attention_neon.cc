@@ -162,9 +162,13 @@ void Accumulate(const float* p, int64_t stride, int lanes, const float* v, int64
         AccumulateChunks<16>(pl, v + d, v_stride, n, rescale[l], al);
       } else if (chunks >= 8) {  // 8..15: one 8-chunk pass, then the rest
         AccumulateChunks<8>(pl, v + d, v_stride, n, rescale[l], al);
-        for (int64_t c = 8; c < chunks; ++c) AccumulateChunks<1>(pl, v + d + 4 * c, v_stride, n, rescale[l], al + 4 * c);
+        for (int64_t c = 8; c < chunks; ++c) {
+          AccumulateChunks<1>(pl, v + d + 4 * c, v_stride, n, rescale[l], al + 4 * c);
+        }
       } else {
-        for (int64_t c = 0; c < chunks; ++c) AccumulateChunks<1>(pl, v + d + 4 * c, v_stride, n, rescale[l], al + 4 * c);
+        for (int64_t c = 0; c < chunks; ++c) {
+          AccumulateChunks<1>(pl, v + d + 4 * c, v_stride, n, rescale[l], al + 4 * c);
+        }
       }
     }
   }

@@ -72,7 +72,9 @@ void Scores(const float* const* q, int lanes, const float* k, int64_t k_stride, 
     }
     for (; j < n; ++j) {
       __m256 acc = _mm256_setzero_ps();
-      for (int64_t d = 0; d < hd; d += 8) acc = _mm256_fmadd_ps(_mm256_loadu_ps(ql + d), _mm256_loadu_ps(k + j * k_stride + d), acc);
+      for (int64_t d = 0; d < hd; d += 8) {
+        acc = _mm256_fmadd_ps(_mm256_loadu_ps(ql + d), _mm256_loadu_ps(k + j * k_stride + d), acc);
+      }
       scores[l * stride + j] = HorizontalSum(acc);
     }
   }
@@ -124,7 +126,8 @@ void Softmax(float* scores, int64_t stride, int lanes, int64_t n, const int64_t*
     __m256 tile_max = _mm256_set1_ps(neg_inf);
     for (int64_t j = 0; j < n; j += 8) {
       const __m256i index = _mm256_add_epi32(index0, _mm256_set1_epi32(static_cast<int>(j)));
-      const __m256 valid = _mm256_castsi256_ps(_mm256_and_si256(_mm256_cmpgt_epi32(index, vb), _mm256_cmpgt_epi32(ve, index)));
+      const __m256 valid =
+          _mm256_castsi256_ps(_mm256_and_si256(_mm256_cmpgt_epi32(index, vb), _mm256_cmpgt_epi32(ve, index)));
       __m256 x = _mm256_mul_ps(_mm256_loadu_ps(s + j), _mm256_set1_ps(scale));
       if (soft_cap > 0.0f) x = SoftCap(x, soft_cap);
       x = _mm256_blendv_ps(_mm256_set1_ps(neg_inf), x, valid);

@@ -1,11 +1,14 @@
 // AVX-512 VNNI Q8/Q4 gemm kernels (Intel Ice Lake / Sapphire Rapids and later, AMD Zen 4 and
 // later). CMake compiles this file alone with -mavx2 -mfma -mf16c -mavx512f -mavx512bw -mavx512vl
 // -mavx512vnni; kernels/gemm.cc calls it only after cpuid and XCR0 say AVX-512 F/BW/VL/VNNI are
-// there and the OS saves the ZMM and mask registers. The float kernels of this set are the AVX2
-// ones (see kernels/gemm.cc for why).
+// there and the OS saves the ZMM and mask registers. Also the 16-wide float tiles (f32/f16/bf16,
+// M >= 2) of the same set; its M = 1 float kernels are the AVX2 ones (memory-bound either way).
 //
-// Same arithmetic as quant_tiles_256.inc (exact int32 dot per 32-column block via vpdpbusd, f32
-// scaling per block), twice as wide, with masked loads for the tails instead of scalar code:
+// Tiles: decode 1 x 4; prefill 4 x 4 (measured here: q4 4x4 250-307 GFLOP/s vs 4x2 200-270; 1 x 8
+// for decode was slower than 1 x 4).
+//
+// Integer kernels: the arithmetic of quant_tiles_256.inc (exact int32 dot per 32-column block via
+// vpdpbusd, f32 scaling per block), twice as wide, with masked or partial loads for the tails:
 //   Q8: 2 blocks (64 bytes of a weight row) per step; xu = x ^ 0x80 = x + 128 unsigned, and each
 //       weight vector's accumulator starts at -128 * sum w, so a row-weight pair is one vpdpbusd.
 //   Q4: 4 blocks (64 bytes) per step. The low nibbles of the 4 blocks are columns 0..15 of each,

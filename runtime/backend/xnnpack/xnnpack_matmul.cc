@@ -23,20 +23,23 @@ std::string Where(int64_t n, int64_t k) { return "XNNPACK matrix " + std::to_str
 
 }  // namespace
 
-// The rule, from the table in README.md (one thread on this repository's machine: AMD EPYC Zen 5
-// under load, where XNNPACK picks its AVX-512 f32 kernels and Kite's float kernels are AVX2):
-//   m < 16       Kite: at m = 1 twice as fast (XNNPACK ~22 GFLOP/s, its per-call setup and packing
-//                of x dominate); m = 4..8 within a few percent either way.
-//   m >= 16      XNNPACK: 1.2-1.7x for every f32 matrix; for f16 ones (widened to f32) as well,
-//                except k > 2048 (Qwen2.5-0.5B's mlp_down, k = 4864), where Kite's f16 kernel, reading
-//                half the bytes, ties or wins: those matrices are not worth their 4 bytes per weight.
-bool XnnpackPreferred(XnnpackWeights type, int64_t m, int64_t n, int64_t k) {
-  return m >= 16 && XnnpackWorthPacking(type, n, k);
+// The rule, from the table in README.md (one thread, AMD EPYC Zen 5, where XNNPACK runs its AVX-512
+// f32 kernels), by how wide Kite's float kernels are:
+//   8 wide (AVX2; NEON is assumed alike, unmeasured): XNNPACK from m >= 16 on, f32 and f16 weights
+//     (f16 widened): 1.2-1.7x there. Below, Kite: 1.4-2.3x faster at m = 1 (XNNPACK's per-call setup
+//     and repacking of x dominate), mixed at m = 4.
+//   16 wide (AVX-512 tiles): f16 never (Kite's f16 tiles read half the bytes and won or tied every
+//     shape); f32 only at m >= 32 and k <= 768 (SmolLM2's k = 576 matrices: 1.05-1.3x), where every
+//     measured shape was faster with XNNPACK. Elsewhere the two were within +-10% or Kite won.
+bool XnnpackPreferred(XnnpackWeights type, int64_t m, int64_t n, int64_t k, const kernels::GemmKernels& kite) {
+  if (!XnnpackWorthPacking(type, n, k, kite)) return false;
+  return m >= (kite.float_lanes >= 16 ? 32 : 16);
 }
 
-bool XnnpackWorthPacking(XnnpackWeights type, int64_t n, int64_t k) {
+bool XnnpackWorthPacking(XnnpackWeights type, int64_t n, int64_t k, const kernels::GemmKernels& kite) {
   if (n < 16 || k < 16) return false;  // not measured; Kite's kernels are fine at such sizes
-  return type == XnnpackWeights::kF32 || k <= 2048;
+  if (kite.float_lanes >= 16) return type == XnnpackWeights::kF32 && k <= 768;
+  return true;
 }
 
 #if KITE_HAVE_XNNPACK
@@ -58,8 +61,12 @@ Result<std::unique_ptr<XnnpackMatrix>> XnnpackMatrix::Create(XnnpackWeights type
   std::vector<float> widened;  // one slice of f16 weights as f32, freed when packing ends
   for (int s = 0; s < slices; ++s) {
     Slice slice;
-    slice.n_begin = std::min(n, (n * s / slices + kSliceAlign / 2) / kSliceAlign * kSliceAlign);
-    slice.n_end = s + 1 == slices ? n : std::min(n, (n * (s + 1) / slices + kSliceAlign / 2) / kSliceAlign * kSliceAlign);
+    // Boundary s: n * s / slices rounded to a multiple of kSliceAlign; the last slice ends at n.
+    auto boundary = [&](int64_t i) {
+      return std::min(n, (n * i / slices + kSliceAlign / 2) / kSliceAlign * kSliceAlign);
+    };
+    slice.n_begin = boundary(s);
+    slice.n_end = s + 1 == slices ? n : boundary(s + 1);
     if (slice.n_end <= slice.n_begin) continue;  // tiny n: fewer slices than asked
     const int64_t rows = slice.n_end - slice.n_begin;
     const float* kernel = nullptr;
@@ -105,8 +112,11 @@ Status XnnpackMatrix::RunSlice(int s, const float* x, int64_t m, float* y) const
   return Status::Ok();
 }
 
-bool XnnpackMatMul(const XnnpackMatrix* w, ThreadPool& pool, const float* x, int64_t m, float* y, int64_t ldy) {
-  if (w == nullptr || m <= 0 || ldy != w->ldy() || !XnnpackPreferred(w->type(), m, w->n(), w->k())) return false;
+bool XnnpackMatMul(const XnnpackMatrix* w, const kernels::GemmKernels& kite, ThreadPool& pool, const float* x,
+                   int64_t m, float* y, int64_t ldy) {
+  if (w == nullptr || m <= 0 || ldy != w->ldy() || !XnnpackPreferred(w->type(), m, w->n(), w->k(), kite)) {
+    return false;
+  }
   std::atomic<bool> ok{true};
   pool.Run([&](int thread, int threads) {
     for (int s = thread; s < w->slices(); s += threads) {
@@ -131,7 +141,10 @@ Status XnnpackMatrix::RunSlice(int, const float*, int64_t, float*) const {
   return Unsupported("this build has no XNNPACK");
 }
 
-bool XnnpackMatMul(const XnnpackMatrix*, ThreadPool&, const float*, int64_t, float*, int64_t) { return false; }
+bool XnnpackMatMul(const XnnpackMatrix*, const kernels::GemmKernels&, ThreadPool&, const float*, int64_t, float*,
+                   int64_t) {
+  return false;
+}
 
 #endif  // KITE_HAVE_XNNPACK
 

@@ -1,7 +1,8 @@
 // Prefill matrix products through XNNPACK's f32 fully-connected operator
 // (Debian's libxnnpack-dev, a Feb-2022 snapshot: f32/f16 FC, no dynamically
 // quantized or 4-bit operators), for the f32 and f16 weights and row counts
-// where it beats Kite's own kernels (XnnpackPreferred; numbers in README.md).
+// where it beats the Kite kernel set that would run otherwise
+// (XnnpackPreferred; numbers in README.md).
 //
 //   y[i][0..n) = x[i][0..k) W^T        x: [m][k] f32, W: [n][k] f32 or f16, y: [m][ldy]
 //
@@ -26,6 +27,7 @@
 #include <memory>
 #include <vector>
 
+#include "kernels/gemm.h"
 #include "runtime/core/status.h"
 #include "runtime/core/thread_pool.h"
 
@@ -38,13 +40,14 @@ enum class XnnpackWeights { kF32, kF16 };
 // True when this build has XNNPACK and it initialized on this CPU (once; thread-safe).
 bool XnnpackAvailable();
 
-// The rule: true for the weight type and shapes where XNNPACK's operator was faster than Kite's
-// best kernel set on the machine of README.md's table (m >= 16; f16 only for k <= 2048).
+// The rule: true for the weight types and shapes where XNNPACK's operator was faster than the kernel
+// set `kite` would run instead, on the machine of README.md's table. With 8-wide float kernels
+// (AVX2, NEON): m >= 16. With AVX-512 ones (float_lanes 16): f32 weights only, m >= 32, k <= 768.
 // Independent of XnnpackAvailable().
-bool XnnpackPreferred(XnnpackWeights type, int64_t m, int64_t n, int64_t k);
-// Whether XnnpackPreferred holds for some m: matrices for which it does not need no packing (and
+bool XnnpackPreferred(XnnpackWeights type, int64_t m, int64_t n, int64_t k, const kernels::GemmKernels& kite);
+// Whether XnnpackPreferred holds for some m; a matrix for which it does not needs no packing (and so
 // no memory).
-bool XnnpackWorthPacking(XnnpackWeights type, int64_t n, int64_t k);
+bool XnnpackWorthPacking(XnnpackWeights type, int64_t n, int64_t k, const kernels::GemmKernels& kite);
 
 class XnnpackMatrix {
  public:
@@ -82,10 +85,11 @@ class XnnpackMatrix {
   std::vector<Slice> slices_;
 };
 
-// y = x W^T through XNNPACK when XnnpackPreferred(w.type(), m, n, k) and w was packed for this ldy;
+// y = x W^T through XNNPACK when XnnpackPreferred(w.type(), m, n, k, kite) and w was packed for this ldy;
 // returns false when the caller should run Kite's own kernels instead: w null, the rule says no or
 // ldy differs (y untouched), or an XNNPACK error (y may be partly written; Kite's kernels then
 // overwrite all of it). Runs the slices on `pool`.
-bool XnnpackMatMul(const XnnpackMatrix* w, ThreadPool& pool, const float* x, int64_t m, float* y, int64_t ldy);
+bool XnnpackMatMul(const XnnpackMatrix* w, const kernels::GemmKernels& kite, ThreadPool& pool, const float* x,
+                   int64_t m, float* y, int64_t ldy);
 
 }  // namespace kite

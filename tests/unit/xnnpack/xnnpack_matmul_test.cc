@@ -17,6 +17,13 @@ namespace kite {
 namespace {
 
 constexpr double kUnitRoundoff = 0x1p-24;
+
+// A kernel set as the rule sees it: only float_lanes matters to it.
+kernels::GemmKernels KernelsWithFloatLanes(int lanes) {
+  kernels::GemmKernels set = kernels::ReferenceGemmKernels();
+  set.float_lanes = lanes;
+  return set;
+}
 constexpr float kSentinel = -12345.678f;
 
 struct Problem {
@@ -92,7 +99,7 @@ TEST(Xnnpack, WithoutXnnpackEverythingDefers) {
   EXPECT_EQ(matrix.status().code(), StatusCode::kUnsupported);
   ThreadPool pool(2);
   std::vector<float> y(static_cast<size_t>(p.m * p.ldy), kSentinel);
-  EXPECT_FALSE(XnnpackMatMul(nullptr, pool, p.x.data(), p.m, y.data(), p.ldy));
+  EXPECT_FALSE(XnnpackMatMul(nullptr, KernelsWithFloatLanes(8), pool, p.x.data(), p.m, y.data(), p.ldy));
 }
 
 TEST(Xnnpack, SlicesMatchReferenceGemm) {
@@ -125,40 +132,51 @@ TEST(Xnnpack, SlicesMatchReferenceGemm) {
 TEST(Xnnpack, MatMulOnThreadPoolFollowsTheRule) {
   if (!XnnpackAvailable()) GTEST_SKIP() << "built without XNNPACK";
   ThreadPool pool(2);
-  for (int64_t m : {1, 4, 15, 16, 64, 130}) {
-    const Problem p = MakeProblem(XnnpackWeights::kF16, m, 960, 576, 960, static_cast<uint32_t>(m));
-    auto matrix = XnnpackMatrix::Create(p.type, p.weights(), p.n, p.k, p.ldy, pool.size());
-    ASSERT_TRUE(matrix.ok()) << matrix.status().ToString();
-    std::vector<float> y(static_cast<size_t>(p.m * p.ldy), kSentinel);
-    const bool ran = XnnpackMatMul(matrix->get(), pool, p.x.data(), p.m, y.data(), p.ldy);
-    EXPECT_EQ(ran, XnnpackPreferred(p.type, p.m, p.n, p.k)) << "m=" << m;
-    if (ran) {
-      ExpectMatches(p, y, Reference(p));
-    } else {
-      for (float v : y) ASSERT_EQ(v, kSentinel) << "m=" << m << ": deferred but wrote";
+  const kernels::GemmKernels avx2_like = KernelsWithFloatLanes(8), avx512_like = KernelsWithFloatLanes(16);
+  for (XnnpackWeights type : {XnnpackWeights::kF32, XnnpackWeights::kF16}) {
+    for (int64_t m : {1, 4, 15, 16, 32, 130}) {
+      const Problem p = MakeProblem(type, m, 960, 576, 960, static_cast<uint32_t>(m));
+      auto matrix = XnnpackMatrix::Create(p.type, p.weights(), p.n, p.k, p.ldy, pool.size());
+      ASSERT_TRUE(matrix.ok()) << matrix.status().ToString();
+      for (const kernels::GemmKernels* kite : {&avx2_like, &avx512_like}) {
+        SCOPED_TRACE(::testing::Message() << "m=" << m << " float_lanes=" << kite->float_lanes);
+        std::vector<float> y(static_cast<size_t>(p.m * p.ldy), kSentinel);
+        const bool ran = XnnpackMatMul(matrix->get(), *kite, pool, p.x.data(), p.m, y.data(), p.ldy);
+        EXPECT_EQ(ran, XnnpackPreferred(p.type, p.m, p.n, p.k, *kite));
+        if (ran) {
+          ExpectMatches(p, y, Reference(p));
+        } else {
+          for (float v : y) ASSERT_EQ(v, kSentinel) << "deferred but wrote";
+        }
+        // A different output stride than the matrix was packed for: defer, write nothing.
+        std::vector<float> wide(static_cast<size_t>(p.m * (p.ldy + 1)), kSentinel);
+        EXPECT_FALSE(XnnpackMatMul(matrix->get(), *kite, pool, p.x.data(), p.m, wide.data(), p.ldy + 1));
+        for (float v : wide) ASSERT_EQ(v, kSentinel);
+      }
     }
-    // A different output stride than the matrix was packed for: defer, write nothing.
-    std::vector<float> wide(static_cast<size_t>(p.m * (p.ldy + 1)), kSentinel);
-    EXPECT_FALSE(XnnpackMatMul(matrix->get(), pool, p.x.data(), p.m, wide.data(), p.ldy + 1));
-    for (float v : wide) ASSERT_EQ(v, kSentinel);
   }
 }
 
 TEST(Xnnpack, RuleAtModelShapes) {
-  // The table of README.md: XNNPACK from 16 rows on, Kite's kernels below (decode always Kite's);
-  // f16 matrices with k > 2048 always Kite's.
+  // The tables of README.md. Kite with 8-wide float kernels: XNNPACK from 16 rows on, never for
+  // decode. Kite with AVX-512 float tiles: f32 only, from 32 rows, k <= 768 (SmolLM2's k = 576).
+  const kernels::GemmKernels avx2_like = KernelsWithFloatLanes(8), avx512_like = KernelsWithFloatLanes(16);
   for (XnnpackWeights type : {XnnpackWeights::kF32, XnnpackWeights::kF16}) {
-    EXPECT_FALSE(XnnpackPreferred(type, 1, 1152, 896));
-    EXPECT_FALSE(XnnpackPreferred(type, 8, 4864, 896));
-    EXPECT_TRUE(XnnpackPreferred(type, 16, 4864, 896));
-    EXPECT_TRUE(XnnpackPreferred(type, 128, 1152, 896));
-    EXPECT_TRUE(XnnpackPreferred(type, 128, 960, 576));
-    EXPECT_TRUE(XnnpackWorthPacking(type, 576, 1536));
+    EXPECT_FALSE(XnnpackPreferred(type, 1, 1152, 896, avx2_like));
+    EXPECT_FALSE(XnnpackPreferred(type, 8, 4864, 896, avx2_like));
+    EXPECT_TRUE(XnnpackPreferred(type, 16, 4864, 896, avx2_like));
+    EXPECT_TRUE(XnnpackPreferred(type, 512, 896, 4864, avx2_like));
+    EXPECT_TRUE(XnnpackPreferred(type, 128, 960, 576, avx2_like));
+    EXPECT_FALSE(XnnpackPreferred(type, 128, 1152, 896, avx512_like));
+    EXPECT_FALSE(XnnpackPreferred(type, 16, 960, 576, avx512_like));
   }
-  EXPECT_TRUE(XnnpackPreferred(XnnpackWeights::kF32, 512, 896, 4864));
-  EXPECT_FALSE(XnnpackPreferred(XnnpackWeights::kF16, 512, 896, 4864));
-  EXPECT_FALSE(XnnpackWorthPacking(XnnpackWeights::kF16, 896, 4864));
-  EXPECT_TRUE(XnnpackWorthPacking(XnnpackWeights::kF32, 896, 4864));
+  EXPECT_TRUE(XnnpackPreferred(XnnpackWeights::kF32, 32, 960, 576, avx512_like));
+  EXPECT_FALSE(XnnpackPreferred(XnnpackWeights::kF16, 32, 960, 576, avx512_like));
+  EXPECT_FALSE(XnnpackPreferred(XnnpackWeights::kF32, 512, 576, 1536, avx512_like));
+  EXPECT_TRUE(XnnpackWorthPacking(XnnpackWeights::kF16, 896, 4864, avx2_like));
+  EXPECT_FALSE(XnnpackWorthPacking(XnnpackWeights::kF16, 960, 576, avx512_like));
+  EXPECT_TRUE(XnnpackWorthPacking(XnnpackWeights::kF32, 1536, 576, avx512_like));
+  EXPECT_FALSE(XnnpackWorthPacking(XnnpackWeights::kF32, 1152, 896, avx512_like));
 }
 
 TEST(Xnnpack, BadArguments) {
