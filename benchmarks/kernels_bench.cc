@@ -25,6 +25,7 @@
 
 #include "kernels/attention.h"
 #include "kernels/gemm.h"
+#include "kernels/mla.h"
 #include "kernels/quant_formats.h"
 #include "kernels/quantize.h"
 
@@ -234,6 +235,29 @@ void BM_Attention(benchmark::State& state, const kite::kernels::AttentionKernels
 
 }  // namespace
 
+// Latent attention of one head at DeepSeek-V2-Lite's shape (kv_lora_rank 512, rope key 64): the
+// score and context loops over `len` cached rows of 576 floats (kernels/mla.h).
+void BM_Mla(benchmark::State& state, const kite::kernels::MlaKernels* set, int64_t len) {
+  const int64_t r = 512, dr = 64, row = r + dr;
+  std::vector<float> cache(len * row), q(r), q_pe(dr), scores(len), out(r);
+  uint64_t seed = 7;
+  auto next = [&] {
+    seed = seed * 6364136223846793005ull + 1442695040888963407ull;
+    return static_cast<float>(static_cast<int32_t>(seed >> 33) % 2001) / 1000.0f - 1.0f;
+  };
+  for (float& v : cache) v = next();
+  for (float& v : q) v = next();
+  for (float& v : q_pe) v = next();
+  for (auto _ : state) {
+    set->scores(q.data(), q_pe.data(), cache.data(), len, row, r, dr, 0.07f, scores.data());
+    set->context(scores.data(), cache.data(), len, row, r, out.data());
+    benchmark::DoNotOptimize(out.data());
+    benchmark::ClobberMemory();
+  }
+  state.counters["GB/s"] =
+      benchmark::Counter(2.0 * len * row * sizeof(float) / 1e9, benchmark::Counter::kIsIterationInvariantRate);
+}
+
 int main(int argc, char** argv) {
   benchmark::Initialize(&argc, argv);
   const GemmKernels* sets[kite::kernels::kMaxGemmKernelSets];
@@ -273,6 +297,15 @@ int main(int argc, char** argv) {
                                      static_cast<kite::kernels::KvFormat>(f), c[0], c[1])
             ->Unit(benchmark::kMicrosecond);
       }
+    }
+  }
+  const kite::kernels::MlaKernels* mla_sets[kite::kernels::kMaxMlaKernelSets];
+  const int mla_count = kite::kernels::AvailableMlaKernels(mla_sets, kite::kernels::kMaxMlaKernelSets);
+  for (int s = 0; s < mla_count; ++s) {
+    for (int64_t len : {256, 2048}) {
+      const std::string name = std::string("f32_mla_scores_context/") + mla_sets[s]->isa +
+                               "/deepseek-v2-lite/len" + std::to_string(len);
+      benchmark::RegisterBenchmark(name.c_str(), BM_Mla, mla_sets[s], len)->Unit(benchmark::kMicrosecond);
     }
   }
   benchmark::RunSpecifiedBenchmarks();

@@ -134,24 +134,41 @@ namespace {
 using nlohmann::json;
 using hf::Join;
 
-// Attention layouts Kite has no field for: refuse rather than run them as full attention.
-Status RejectSlidingWindow(const JsonFields& f) {
-  bool use_sliding = false;
-  KITE_RETURN_IF_ERROR(f.Bool("use_sliding_window", &use_sliding));
-  if (use_sliding) return f.Error("use_sliding_window", "is true; sliding-window attention is not supported");
-  if (const json* types = f.Get("layer_types")) {
-    if (!types->is_array()) return f.Error("layer_types", "must be a list");
-    for (const json& t : *types) {
-      if (!t.is_string() || t.get<std::string>() != "full_attention") {
-        return f.Error("layer_types", "contains " + t.dump() + "; only \"full_attention\" layers are supported");
-      }
-    }
+// Qwen2 / Qwen3 / their MoE variants: which layers attend through a sliding window. As the
+// config classes decide: `layer_types` when given; otherwise, only with use_sliding_window and a
+// non-null sliding_window, layers i >= max_window_layers slide (Qwen2Config: sliding_window is
+// dropped unless use_sliding_window; layer_types[i] sliding iff i >= max_window_layers). The
+// window holds exactly sliding_window keys, the query's own included (HF masking_utils).
+Status ParseQwenSlidingWindow(const JsonFields& f, ModelConfig* c) {
+  const bool window_null = f.IsNull("sliding_window");
+  const json* types = f.Get("layer_types");
+  if (types != nullptr && !(types->is_array() && types->empty())) {
+    KITE_RETURN_IF_ERROR(hf::ParseLayerTypes(f, c));
+  } else {
+    bool use_sliding = false;
+    KITE_RETURN_IF_ERROR(f.Bool("use_sliding_window", &use_sliding));
+    if (!use_sliding || window_null) return Status::Ok();
+    uint32_t max_window_layers = 28;
+    KITE_RETURN_IF_ERROR(f.U32("max_window_layers", &max_window_layers));
+    c->sliding_layers.assign(c->num_layers, 0);
+    for (uint32_t i = 0; i < c->num_layers; ++i) c->sliding_layers[i] = i >= max_window_layers;
   }
+  const bool any = std::any_of(c->sliding_layers.begin(), c->sliding_layers.end(), [](uint8_t v) { return v != 0; });
+  if (!any) {
+    c->sliding_layers.clear();  // no layer slides: the plain full-attention model
+    return Status::Ok();
+  }
+  // Read only when a layer slides: a model without windows keeps whatever the field says unused.
+  uint32_t window = 4096;  // every Qwen config class's default
+  if (!window_null) KITE_RETURN_IF_ERROR(f.U32("sliding_window", &window));
+  if (window_null || window == 0) return f.Error("sliding_window", "must be positive when a layer slides");
+  c->sliding_window = window;
   return Status::Ok();
 }
 
-// Qwen3-MoE / Mixtral: which layers are sparse, and the router fields.
+// Qwen3-MoE / Qwen2-MoE / Mixtral: which layers are sparse, and the router fields.
 Status ParseLlamaMoe(const JsonFields& f, bool mixtral, ModelConfig* c) {
+  const bool qwen2_moe = c->architecture == "Qwen2MoeForCausalLM";
   if (mixtral) {
     // MixtralConfig: every layer sparse, top-k renormalised, experts as wide as intermediate_size.
     c->num_experts = 8;
@@ -162,10 +179,11 @@ Status ParseLlamaMoe(const JsonFields& f, bool mixtral, ModelConfig* c) {
     c->norm_topk_prob = true;
     c->moe_layers.assign(c->num_layers, 1);
   } else {
-    // Qwen3MoeConfig defaults.
-    c->num_experts = 128;
-    c->num_experts_per_tok = 8;
-    c->moe_intermediate_size = 768;
+    // Qwen3MoeConfig / Qwen2MoeConfig defaults (both: norm_topk_prob false, decoder_sparse_step 1).
+    c->num_experts = qwen2_moe ? 60 : 128;
+    c->num_experts_per_tok = qwen2_moe ? 4 : 8;
+    c->moe_intermediate_size = qwen2_moe ? 1408 : 768;
+    c->norm_topk_prob = false;
     uint32_t step = 1;
     KITE_RETURN_IF_ERROR(f.U32("num_experts", &c->num_experts));
     KITE_RETURN_IF_ERROR(f.U32("num_experts_per_tok", &c->num_experts_per_tok));
@@ -175,7 +193,7 @@ Status ParseLlamaMoe(const JsonFields& f, bool mixtral, ModelConfig* c) {
     if (step == 0) return f.Error("decoder_sparse_step", "must be positive");
     std::vector<uint32_t> dense_only;
     KITE_RETURN_IF_ERROR(hf::ParseLayerList(f, "mlp_only_layers", c->num_layers, &dense_only));
-    // Qwen3MoeDecoderLayer: sparse iff not in mlp_only_layers, num_experts > 0, (i + 1) % step == 0.
+    // Qwen3MoeDecoderLayer / Qwen2MoeDecoderLayer: sparse iff not in mlp_only_layers, num_experts > 0, (i + 1) % step == 0.
     c->moe_layers.assign(c->num_layers, 0);
     for (uint32_t i = 0; i < c->num_layers; ++i) {
       const bool listed = std::find(dense_only.begin(), dense_only.end(), i) != dense_only.end();
@@ -193,6 +211,15 @@ Status ParseLlamaMoe(const JsonFields& f, bool mixtral, ModelConfig* c) {
                                               std::string(experts_key) + " = " + std::to_string(c->num_experts) + "]");
   }
   if (c->moe_intermediate_size == 0) return f.Error("moe_intermediate_size", "must be positive");
+  if (qwen2_moe) {
+    // Qwen2MoeSparseMoeBlock: one shared expert of shared_expert_intermediate_size on every token,
+    // its output x sigmoid(shared_expert_gate . x), added to the routed experts' sum.
+    c->shared_expert_intermediate_size = 5632;
+    KITE_RETURN_IF_ERROR(f.U32("shared_expert_intermediate_size", &c->shared_expert_intermediate_size));
+    if (c->shared_expert_intermediate_size == 0) return f.Error("shared_expert_intermediate_size", "must be positive");
+    c->num_shared_experts = 1;
+    c->shared_expert_gate = true;
+  }
   return Status::Ok();
 }
 
@@ -200,7 +227,7 @@ Status ParseLlamaLine(const JsonFields& f, ModelConfig* c) {
   const std::string& arch = c->architecture;
   const bool llama = arch == "LlamaForCausalLM";
   const bool mistral = arch == "MistralForCausalLM" || arch == "MixtralForCausalLM";
-  const bool qwen2 = arch == "Qwen2ForCausalLM";
+  const bool qwen2 = arch == "Qwen2ForCausalLM" || arch == "Qwen2MoeForCausalLM";
   const bool qwen3 = arch == "Qwen3ForCausalLM" || arch == "Qwen3MoeForCausalLM";
   KITE_RETURN_IF_ERROR(f.PositiveU32("vocab_size", &c->vocab_size));
   KITE_RETURN_IF_ERROR(f.PositiveU32("hidden_size", &c->hidden_size));
@@ -248,6 +275,10 @@ Status ParseLlamaLine(const JsonFields& f, ModelConfig* c) {
     c->attention_bias = attention_bias;
     c->attention_out_bias = attention_bias;
     KITE_RETURN_IF_ERROR(f.Bool("mlp_bias", &c->mlp_bias));
+  } else if (arch == "Qwen2MoeForCausalLM") {
+    // Qwen2MoeAttention: q/k/v biases unless qkv_bias is false (newer configs), never on o_proj.
+    c->attention_bias = true;
+    KITE_RETURN_IF_ERROR(f.Bool("qkv_bias", &c->attention_bias));
   } else if (qwen2) {
     c->attention_bias = true;  // Qwen2 always has q/k/v biases, never an o_proj bias
   } else if (qwen3) {
@@ -257,7 +288,7 @@ Status ParseLlamaLine(const JsonFields& f, ModelConfig* c) {
     }
     c->qk_norm = true;
   }
-  if (qwen2 || qwen3) KITE_RETURN_IF_ERROR(RejectSlidingWindow(f));
+  if (qwen2 || qwen3) KITE_RETURN_IF_ERROR(ParseQwenSlidingWindow(f, c));
   if (mistral) {
     // sliding_window (null in Mistral v0.2+ and Mixtral) applies to every layer; the
     // window holds exactly sliding_window keys, the query's own included (HF masking_utils).
@@ -267,7 +298,7 @@ Status ParseLlamaLine(const JsonFields& f, ModelConfig* c) {
     KITE_RETURN_IF_ERROR(f.U32("sliding_window", &c->sliding_window));
     if (c->sliding_window > 0) c->sliding_layers.assign(c->num_layers, 1);
   }
-  if (arch == "Qwen3MoeForCausalLM" || arch == "MixtralForCausalLM") {
+  if (arch == "Qwen3MoeForCausalLM" || arch == "Qwen2MoeForCausalLM" || arch == "MixtralForCausalLM") {
     KITE_RETURN_IF_ERROR(ParseLlamaMoe(f, arch == "MixtralForCausalLM", c));
   }
   return hf::ParseTokenIds(f, c);
@@ -279,7 +310,7 @@ const std::vector<std::string>& SupportedArchitectures() {
   static const std::vector<std::string> kArchitectures = {
       "LlamaForCausalLM",      "Qwen2ForCausalLM",      "Qwen3ForCausalLM",  "Qwen3MoeForCausalLM",
       "MistralForCausalLM",    "MixtralForCausalLM",    "GPT2LMHeadModel",   "Gemma3ForCausalLM",
-      "DeepseekV2ForCausalLM", "DeepseekV3ForCausalLM"};
+      "DeepseekV2ForCausalLM", "DeepseekV3ForCausalLM", "Qwen2MoeForCausalLM"};
   return kArchitectures;
 }
 

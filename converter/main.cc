@@ -26,7 +26,7 @@ const char kUsage[] =
     "Converts a Hugging Face checkpoint (config.json, *.safetensors, tokenizer files) into one\n"
     ".kite file. Architectures: LlamaForCausalLM, Qwen2ForCausalLM, Qwen3ForCausalLM,\n"
     "MistralForCausalLM, MixtralForCausalLM, Qwen3MoeForCausalLM, GPT2LMHeadModel,\n"
-    "Gemma3ForCausalLM, DeepseekV2ForCausalLM, DeepseekV3ForCausalLM.\n"
+    "Gemma3ForCausalLM, DeepseekV2ForCausalLM, DeepseekV3ForCausalLM, Qwen2MoeForCausalLM.\n"
     "\n"
     "options:\n"
     "  -o, --output PATH        the artifact to write (required)\n"

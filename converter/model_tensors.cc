@@ -47,7 +47,11 @@ void MoeMlp(std::vector<ExpectedTensor>* out, const ModelConfig& c, const std::s
     Same(out, x + "up_proj.weight", {f, d}, mixtral ? s + "w3.weight" : "");
     Same(out, x + "down_proj.weight", {d, f}, mixtral ? s + "w2.weight" : "");
   }
-  if (c.num_shared_experts > 0) SwiGluMlp(out, p + "shared_experts.", d, f * c.num_shared_experts);
+  // DeepSeek: shared_experts.* (n_shared x moe_intermediate_size wide); Qwen2-MoE: one
+  // shared_expert.* of shared_expert_intermediate_size plus its [1, hidden] sigmoid gate.
+  const int64_t shared = static_cast<int64_t>(c.shared_expert_width());
+  if (shared > 0) SwiGluMlp(out, p + (c.shared_expert_gate ? "shared_expert." : "shared_experts."), d, shared);
+  if (c.shared_expert_gate) Same(out, p + "shared_expert_gate.weight", {1, d});
 }
 
 void LlamaLine(const ModelConfig& c, std::vector<ExpectedTensor>* out) {

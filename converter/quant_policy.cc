@@ -24,9 +24,14 @@ DType SchemeDType(QuantScheme scheme) {
   return DType::kF32;
 }
 
+// MoE routers, and Qwen2-MoE's [1, hidden] shared-expert gate (a router with one output).
 bool IsRouterWeight(const std::string& name) {
-  const std::string suffix = ".mlp.gate.weight";
-  return name.size() > suffix.size() && name.compare(name.size() - suffix.size(), suffix.size(), suffix) == 0;
+  for (const std::string suffix : {".mlp.gate.weight", ".mlp.shared_expert_gate.weight"}) {
+    if (name.size() > suffix.size() && name.compare(name.size() - suffix.size(), suffix.size(), suffix) == 0) {
+      return true;
+    }
+  }
+  return false;
 }
 
 }  // namespace

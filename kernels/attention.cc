@@ -22,6 +22,9 @@ const AttentionKernels kAvx512 = {"avx512", f32_attention__avx512};
 #if defined(__aarch64__)
 const AttentionKernels kNeon = {"neon", f32_attention__neon};
 #endif
+#if defined(__wasm_simd128__)
+const AttentionKernels kWasmSimd128 = {"wasm-simd128", f32_attention__wasm_simd128};
+#endif
 
 struct KernelList {
   const AttentionKernels* sets[kMaxAttentionKernelSets];
@@ -36,6 +39,9 @@ KernelList DetectKernels() {
 #endif
 #if defined(__aarch64__)
   list.sets[list.count++] = &kNeon;
+#endif
+#if defined(__wasm_simd128__)
+  list.sets[list.count++] = &kWasmSimd128;
 #endif
   return list;
 }

@@ -67,7 +67,7 @@ struct AttentionArgs {
 using AttentionFn = void (*)(const AttentionArgs& a, const KvCacheView& kv, const float* q, float* out);
 
 struct AttentionKernels {
-  const char* isa;  // "scalar", "avx2", "avx512", "neon"
+  const char* isa;  // "scalar", "avx2", "avx512", "neon", "wasm-simd128"
   AttentionFn attention;
 };
 

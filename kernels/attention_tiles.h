@@ -62,6 +62,9 @@ void f32_attention__avx512(const AttentionArgs& a, const KvCacheView& kv, const 
 #if defined(__aarch64__)
 void f32_attention__neon(const AttentionArgs& a, const KvCacheView& kv, const float* q, float* out);
 #endif
+#if defined(__wasm_simd128__)
+void f32_attention__wasm_simd128(const AttentionArgs& a, const KvCacheView& kv, const float* q, float* out);
+#endif
 
 }  // namespace kernels
 }  // namespace kite

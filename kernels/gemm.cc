@@ -34,6 +34,11 @@ const GemmKernels kNeonI8mm = {"neon-i8mm", f32_gemm_f32__neon, f16_gemm_f32__ne
                                qs8_gemm_f32__neon_i8mm, qs4_gemm_f32__neon_i8mm, f32_qd8_quantize__neon, 4};
 #endif
 
+#if defined(__wasm_simd128__)
+// Chosen at build time: a module built with -msimd128 does not load where SIMD128 is missing.
+const GemmKernels kWasmSimd128 = KITE_GEMM_SET("wasm-simd128", wasm_simd128, 4);
+#endif
+
 #undef KITE_GEMM_SET
 
 struct KernelList {
@@ -54,6 +59,9 @@ KernelList DetectKernels() {
   list.sets[list.count++] = &kNeon;
   if (arm.dotprod) list.sets[list.count++] = &kNeonDot;
   if (arm.i8mm) list.sets[list.count++] = &kNeonI8mm;
+#endif
+#if defined(__wasm_simd128__)
+  list.sets[list.count++] = &kWasmSimd128;
 #endif
   return list;
 }

@@ -38,7 +38,7 @@ using GemmQ4Fn = void (*)(const GemmArgs& a, const uint8_t* w, const uint16_t* w
 using QuantizeActivationsFn = void (*)(const float* x, int64_t m, int64_t k, int8_t* xq, float* x_scales);
 
 struct GemmKernels {
-  const char* isa;  // "scalar", "avx2", "avx-vnni", "avx512-vnni", "neon", "neon-dotprod", "neon-i8mm"
+  const char* isa;  // "scalar", "avx2", "avx-vnni", "avx512-vnni", "neon", "neon-dotprod", "neon-i8mm", "wasm-simd128"
   GemmF32Fn gemm_f32;
   GemmF16Fn gemm_f16;
   GemmBF16Fn gemm_bf16;

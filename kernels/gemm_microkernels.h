@@ -59,6 +59,9 @@ void qs8_gemm_f32__neon_i8mm(const GemmArgs& a, const int8_t* w, const float* w_
 void qs4_gemm_f32__neon_i8mm(const GemmArgs& a, const uint8_t* w, const uint16_t* w_scales_f16,
                              int64_t group_size, const int8_t* xq, const float* x_scales);
 #endif
+#if defined(__wasm_simd128__)
+KITE_DECLARE_GEMM_SET(wasm_simd128)  // kernels/cpu/wasm/gemm_wasm.cc (baseline SIMD128)
+#endif
 
 #undef KITE_DECLARE_GEMM_SET
 

@@ -4,6 +4,8 @@
 #include <cstdio>
 #include <cstdlib>
 
+#include <nlohmann/json.hpp>
+
 namespace kite_cli {
 
 bool Args::Parse(int argc, char** argv, const std::set<std::string>& value_flags,
@@ -124,11 +126,12 @@ int ReportError(const std::string& what, kite_status status) {
   return 1;
 }
 
-bool OpenEngine(const std::string& path, EngineHandle* handle, bool reference_kernels) {
+bool OpenEngine(const std::string& path, EngineHandle* handle, bool reference_kernels, int32_t xnnpack) {
   kite_engine_options options;
   kite_engine_options_init(&options);
   options.model_path = path.c_str();
   options.reference_kernels = reference_kernels ? 1 : 0;
+  options.xnnpack = xnnpack;
   kite_status status = kite_engine_create(&options, &handle->engine);
   if (status != KITE_OK) {
     ReportError("cannot load " + path, status);
@@ -149,6 +152,59 @@ kite_status Tokenize(kite_engine* engine, const std::string& text, bool parse_sp
   }
   if (status == KITE_OK) ids->resize(count);
   return status;
+}
+
+bool GetXnnpackMode(const Args& args, int32_t* out) {
+  const std::string name = args.Get("--xnnpack", "auto");
+  if (name == "auto") {
+    *out = KITE_XNNPACK_AUTO;
+  } else if (name == "off") {
+    *out = KITE_XNNPACK_OFF;
+  } else if (name == "on") {
+    *out = KITE_XNNPACK_ON;
+  } else if (name == "always") {
+    *out = KITE_XNNPACK_ALWAYS;
+  } else {
+    std::fprintf(stderr, "error: --xnnpack expects auto, off, on or always, got '%s'\n", name.c_str());
+    return false;
+  }
+  return true;
+}
+
+XnnpackPacking GetXnnpackPacking(kite_engine* engine) {
+  XnnpackPacking packing;
+  kite_string described{nullptr, 0};
+  if (kite_engine_describe(engine, &described) != KITE_OK) return packing;
+  const nlohmann::json j = nlohmann::json::parse(std::string(described.data, described.size), nullptr, false);
+  kite_string_free(&described);
+  if (!j.is_object() || !j.contains("xnnpack") || !j["xnnpack"].is_object()) return packing;
+  const nlohmann::json& x = j["xnnpack"];
+  packing.matrices = x.value("matrices", 0);
+  packing.packed_bytes = x.value("packed_bytes", 0.0);
+  packing.pack_ms = x.value("pack_ms", 0.0);
+  return packing;
+}
+
+void PrintXnnpackPacking(kite_engine* engine, const char* prefix) {
+  const XnnpackPacking packing = GetXnnpackPacking(engine);
+  if (packing.matrices == 0) return;
+  std::printf("%s%d matrices packed for prefill, %.2f MB on top of the model, %.0f ms\n", prefix, packing.matrices,
+              packing.packed_bytes / 1e6, packing.pack_ms);
+}
+
+bool GetKvCacheType(const Args& args, const char* fallback, int32_t* out) {
+  const std::string name = args.Get("--kv", fallback);
+  if (name == "f16") {
+    *out = KITE_KV_F16;
+  } else if (name == "f32") {
+    *out = KITE_KV_F32;
+  } else if (name == "q8") {
+    *out = KITE_KV_Q8;
+  } else {
+    std::fprintf(stderr, "error: --kv expects f16, f32 or q8, got '%s'\n", name.c_str());
+    return false;
+  }
+  return true;
 }
 
 }  // namespace kite_cli

@@ -34,6 +34,10 @@ class Args {
   std::string error_;
 };
 
+// --kv f16|f32|q8 -> a kite_kv_cache_type (fallback when absent); false with a message on anything else.
+bool GetKvCacheType(const Args& args, const char* fallback, int32_t* out);
+// --xnnpack auto|off|on|always -> a kite_xnnpack_mode (auto when absent); false with a message otherwise.
+bool GetXnnpackMode(const Args& args, int32_t* out);
 // "1,2,3" -> ids; false on anything else.
 bool ParseIdList(const std::string& text, std::vector<int32_t>* ids);
 // Prints "error: <what>: <kite_last_error_message>" to stderr and returns exit code 1.
@@ -48,7 +52,19 @@ struct SessionHandle {
   ~SessionHandle() { kite_session_destroy(session); }
 };
 // Loads MODEL.kite; prints the error and returns false on failure.
-bool OpenEngine(const std::string& path, EngineHandle* handle, bool reference_kernels = false);
+// xnnpack: a kite_xnnpack_mode.
+bool OpenEngine(const std::string& path, EngineHandle* handle, bool reference_kernels = false,
+                int32_t xnnpack = KITE_XNNPACK_AUTO);
+// What the engine packed for XNNPACK at load (kite_engine_describe's "xnnpack"); zeros when nothing.
+struct XnnpackPacking {
+  int matrices = 0;
+  double packed_bytes = 0;
+  double pack_ms = 0;
+};
+XnnpackPacking GetXnnpackPacking(kite_engine* engine);
+// Prints "<prefix>N matrices packed for prefill, X MB on top of the model, Y ms" when the engine
+// packed any; nothing otherwise.
+void PrintXnnpackPacking(kite_engine* engine, const char* prefix);
 // Tokenizes with the C API into a vector.
 kite_status Tokenize(kite_engine* engine, const std::string& text, bool parse_special, bool add_special,
                      std::vector<int32_t>* ids);

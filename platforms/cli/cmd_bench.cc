@@ -51,6 +51,7 @@ struct BenchContext {
   kite_model_info info;
   int threads;
   int batch;
+  int32_t kv_type;
 };
 
 bool NewSession(const BenchContext& b, int context, SessionHandle* s) {
@@ -59,6 +60,7 @@ bool NewSession(const BenchContext& b, int context, SessionHandle* s) {
   o.n_threads = b.threads;
   o.context_tokens = context;
   o.max_batch = b.batch;
+  o.kv_cache_type = b.kv_type;
   kite_status status = kite_session_create(b.engine, &o, &s->session);
   if (status != KITE_OK) {
     ReportError("session", status);
@@ -94,11 +96,12 @@ double TimeDecode(const BenchContext& b, int n, std::vector<float>& logits) {
 
 int RunBench(int argc, char** argv) {
   const char* help =
-      "usage: kite bench MODEL.kite [--threads N] [--reps R] [--json] [--tests pp128,pp512,tg128]\n"
+      "usage: kite bench MODEL.kite [--threads N] [--reps R] [--json] [--tests pp128,pp512,tg128] [--kv f16|f32|q8]\n"
+      "                  [--xnnpack auto|off|on|always]\n"
       "Prints prefill and decode tokens/s, time to first token, peak RSS, weight bytes read per token\n"
       "and the fraction of the measured memory-read bandwidth that decode reaches.\n";
   Args args;
-  if (!args.Parse(argc, argv, {"--threads", "--reps", "--tests", "--batch"}, {"--json", "--help"}, {{"-t", "--threads"}}) ||
+  if (!args.Parse(argc, argv, {"--threads", "--reps", "--tests", "--batch", "--kv", "--xnnpack"}, {"--json", "--help"}, {{"-t", "--threads"}}) ||
       args.positionals().size() != 1) {
     if (args.Has("--help")) {
       std::printf("%s", help);
@@ -126,18 +129,33 @@ int RunBench(int argc, char** argv) {
       start = comma + 1;
     }
   }
+  int32_t kv_type = 0;
+  if (!GetKvCacheType(args, "f16", &kv_type)) return 2;
+  int32_t xnnpack = 0;
+  if (!GetXnnpackMode(args, &xnnpack)) return 2;
   EngineHandle engine;
-  if (!OpenEngine(args.positionals()[0], &engine)) return 1;
-  BenchContext b{engine.engine, {}, static_cast<int>(threads), static_cast<int>(batch)};
+  if (!OpenEngine(args.positionals()[0], &engine, /*reference_kernels=*/false, xnnpack)) return 1;
+  BenchContext b{engine.engine, {}, static_cast<int>(threads), static_cast<int>(batch), kv_type};
   b.info.struct_size = sizeof(b.info);
   kite_engine_info(engine.engine, &b.info);
   std::vector<float> logits(b.info.vocab_size);
+  // K/V bytes per position in this cache format, read off a session's allocation.
+  double kv_bytes_per_token = 0;
+  {
+    SessionHandle probe;
+    const int probe_context = std::min(256, b.info.context_max);
+    if (!NewSession(b, probe_context, &probe)) return 1;
+    kv_bytes_per_token = static_cast<double>(kite_session_kv_cache_bytes(probe.session)) / probe_context;
+  }
   const double read_bandwidth = MeasureReadBandwidth(static_cast<int>(threads));
   const bool json = args.Has("--json");
+  const XnnpackPacking packing = GetXnnpackPacking(engine.engine);
   if (!json) {
-    std::printf("model %s | %d threads | weights %.1f MB, %.1f MB read per token | read bandwidth %.2f GB/s\n",
+    std::printf("model %s | %d threads | weights %.1f MB, %.1f MB read per token | KV %s %.1f KB per token | "
+                "read bandwidth %.2f GB/s\n",
                 args.positionals()[0].c_str(), b.threads, b.info.weight_bytes / 1e6, b.info.weight_bytes_per_token / 1e6,
-                read_bandwidth / 1e9);
+                args.Get("--kv", "f16").c_str(), kv_bytes_per_token / 1024, read_bandwidth / 1e9);
+    PrintXnnpackPacking(engine.engine, "xnnpack: ");
     std::printf("%-7s %10s %12s %14s %12s %10s\n", "test", "tok/s", "ttft_ms", "GB/s_weights", "roofline", "peak_MB");
   }
   for (const std::string& test : tests) {
@@ -160,7 +178,7 @@ int RunBench(int argc, char** argv) {
     const double tok_s = n * 1000.0 / best;
     // Decode reads all weights per token plus, on average, half the KV cache it ends with.
     // Prefill reads the weights once per batch of prompt tokens, so per token it reads less.
-    const double kv_bytes = b.info.kv_bytes_per_token * (n / 2.0 + 1);
+    const double kv_bytes = kv_bytes_per_token * (n / 2.0 + 1);
     const double passes = prefill ? static_cast<double>((n + b.batch - 1) / b.batch) / n : 1.0;
     const double bytes_per_token = static_cast<double>(b.info.weight_bytes_per_token) * passes + kv_bytes;
     const double gbs = bytes_per_token * tok_s;
@@ -174,9 +192,14 @@ int RunBench(int argc, char** argv) {
                           {"ttft_ms", prefill ? nlohmann::json(ttft_ms) : nlohmann::json(nullptr)},
                           {"peak_rss_bytes", PeakRssBytes()},
                           {"weight_bytes_per_token", b.info.weight_bytes_per_token},
+                          {"kv_cache", args.Get("--kv", "f16")},
+                          {"kv_bytes_per_token", kv_bytes_per_token},
                           {"effective_gb_s", gbs / 1e9},
                           {"read_bandwidth_gb_s", read_bandwidth / 1e9},
-                          {"roofline_fraction", roofline}};
+                          {"roofline_fraction", roofline},
+                          {"xnnpack_matrices", packing.matrices},
+                          {"xnnpack_packed_bytes", packing.packed_bytes},
+                          {"xnnpack_pack_ms", packing.pack_ms}};
       std::printf("%s\n", j.dump().c_str());
     } else {
       std::printf("%-7s %10.1f %12s %14s %12s %10.1f\n", test.c_str(), tok_s,

@@ -14,7 +14,7 @@ namespace kite_cli {
 namespace {
 
 const std::set<std::string> kSamplingFlags = {"--max-tokens", "--temp", "--top-k", "--top-p", "--min-p",
-                                              "--repeat-penalty", "--seed", "--threads", "--ctx", "--stop"};
+                                              "--repeat-penalty", "--seed", "--threads", "--ctx", "--stop", "--kv"};
 
 // Reads the sampling flags shared by run and generate.
 bool ReadSampling(Args& args, bool greedy_default, kite_sampling_params* p, int64_t* threads, int64_t* ctx) {
@@ -47,9 +47,10 @@ bool ReadSampling(Args& args, bool greedy_default, kite_sampling_params* p, int6
   return true;
 }
 
-bool CreateSession(kite_engine* engine, int64_t threads, int64_t ctx, SessionHandle* handle) {
+bool CreateSession(kite_engine* engine, const Args& args, int64_t threads, int64_t ctx, SessionHandle* handle) {
   kite_session_options options;
   kite_session_options_init(&options);
+  if (!GetKvCacheType(args, "f16", &options.kv_cache_type)) return false;
   options.n_threads = static_cast<int32_t>(threads);
   options.context_tokens = static_cast<int32_t>(ctx);
   kite_status status = kite_session_create(engine, &options, &handle->session);
@@ -108,7 +109,7 @@ std::vector<int32_t> ReusePrefix(kite_session* session, const std::vector<int32_
 
 const char kRunHelp[] =
     "usage: kite run MODEL.kite [-p PROMPT] [--system TEXT] [--max-tokens N] [--temp T] [--top-k K]\n"
-    "                [--top-p P] [--min-p P] [--repeat-penalty R] [--seed S] [--greedy] [--threads N]\n"
+    "                [--top-p P] [--min-p P] [--repeat-penalty R] [--seed S] [--greedy] [--threads N] [--kv f16|f32|q8]\n"
     "                [--ctx N] [--stats]\n"
     "Chats through the model's own chat template, streaming the answer. Without -p it reads one\n"
     "message per line from stdin (/reset clears the conversation, /quit or end of input ends).\n"
@@ -146,7 +147,7 @@ int RunChat(int argc, char** argv) {
     return 1;
   }
   SessionHandle session;
-  if (!CreateSession(engine.engine, threads, ctx, &session)) return 1;
+  if (!CreateSession(engine.engine, args, threads, ctx, &session)) return 1;
   const bool interactive = !args.Has("--prompt");
   const bool chat = info.has_chat_template != 0;
   if (!chat) std::fprintf(stderr, "(this model has no chat template: kite run continues your text)\n");
@@ -212,7 +213,7 @@ namespace {
 const char kGenerateHelp[] =
     "usage: kite generate MODEL.kite (-p TEXT | --ids 1,2,3) [-n N] [--greedy] [--seed S] [--temp T]\n"
     "                     [--top-k K] [--top-p P] [--min-p P] [--repeat-penalty R] [--stop STR]...\n"
-    "                     [--threads N] [--ctx N] [--ignore-eos] [--json] [--stats]\n"
+    "                     [--threads N] [--ctx N] [--kv f16|f32|q8] [--ignore-eos] [--json] [--stats]\n"
     "Completes raw text (BOS added as the tokenizer says). --json prints\n"
     "{\"prompt_ids\": [...], \"ids\": [...], \"text\": \"...\"}. The default sampling is greedy\n"
     "when --greedy is given, else temperature 0.7 with top-k 40, top-p 0.95, min-p 0.05.\n";
@@ -259,7 +260,7 @@ int RunGenerate(int argc, char** argv) {
     if (status != KITE_OK) return ReportError("tokenize", status);
   }
   SessionHandle session;
-  if (!CreateSession(engine.engine, threads, ctx, &session)) return 1;
+  if (!CreateSession(engine.engine, args, threads, ctx, &session)) return 1;
   const bool json = args.Has("--json");
   Collected out;
   out.echo = !json;

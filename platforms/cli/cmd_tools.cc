@@ -89,11 +89,12 @@ int RunTemplate(int argc, char** argv) {
 
 int RunLogits(int argc, char** argv) {
   const char* help =
-      "usage: kite logits MODEL.kite --ids 1,2,3 -o OUT.f32 [--threads N] [--reference]\n"
+      "usage: kite logits MODEL.kite --ids 1,2,3 -o OUT.f32 [--threads N] [--reference] [--kv f32|f16|q8]\n"
+      "                   [--xnnpack auto|off|on|always]\n"
       "Writes little-endian f32 logits, row-major [n_ids, vocab]: row p follows token p.\n"
-      "--reference uses the scalar reference kernels.\n";
+      "--reference uses the scalar reference kernels; the K/V cache is f32 unless --kv says otherwise.\n";
   Args args;
-  if (!args.Parse(argc, argv, {"--ids", "--output", "--threads"}, {"--reference", "--help"}, {{"-o", "--output"}}) ||
+  if (!args.Parse(argc, argv, {"--ids", "--output", "--threads", "--kv", "--xnnpack"}, {"--reference", "--help"}, {{"-o", "--output"}}) ||
       args.positionals().size() != 1 || !args.Has("--ids") || !args.Has("--output")) {
     if (args.Has("--help")) {
       std::printf("%s", help);
@@ -108,8 +109,10 @@ int RunLogits(int argc, char** argv) {
   }
   int64_t threads = 0;
   if (!args.GetInt("--threads", 0, &threads)) return Usage(help, args);
+  int32_t xnnpack = 0;
+  if (!GetXnnpackMode(args, &xnnpack)) return 2;
   EngineHandle engine;
-  if (!OpenEngine(args.positionals()[0], &engine, args.Has("--reference"))) return 1;
+  if (!OpenEngine(args.positionals()[0], &engine, args.Has("--reference"), xnnpack)) return 1;
   kite_model_info info;
   info.struct_size = sizeof(info);
   kite_engine_info(engine.engine, &info);
@@ -117,6 +120,7 @@ int RunLogits(int argc, char** argv) {
   kite_session_options_init(&options);
   options.n_threads = static_cast<int32_t>(threads);
   options.context_tokens = static_cast<int32_t>(ids.size());
+  if (!GetKvCacheType(args, "f32", &options.kv_cache_type)) return 2;
   SessionHandle session;
   kite_status status = kite_session_create(engine.engine, &options, &session.session);
   if (status != KITE_OK) return ReportError("cannot start a session", status);
@@ -144,19 +148,21 @@ int RunLogits(int argc, char** argv) {
 
 int RunInspect(int argc, char** argv) {
   const char* help =
-      "usage: kite inspect MODEL.kite [--json] [--tensors]\n"
+      "usage: kite inspect MODEL.kite [--json] [--tensors] [--xnnpack auto|off|on|always]\n"
       "Describes the artifact: architecture, shapes, quantization, sizes, KV-cache bytes per token and\n"
       "weight bytes read per decoded token.\n";
   Args args;
-  if (!args.Parse(argc, argv, {}, {"--json", "--tensors", "--help"}) || args.positionals().size() != 1) {
+  if (!args.Parse(argc, argv, {"--xnnpack"}, {"--json", "--tensors", "--help"}) || args.positionals().size() != 1) {
     if (args.Has("--help")) {
       std::printf("%s", help);
       return 0;
     }
     return Usage(help, args);
   }
+  int32_t xnnpack = 0;
+  if (!GetXnnpackMode(args, &xnnpack)) return 2;
   EngineHandle engine;
-  if (!OpenEngine(args.positionals()[0], &engine)) return 1;
+  if (!OpenEngine(args.positionals()[0], &engine, /*reference_kernels=*/false, xnnpack)) return 1;
   kite_string described{nullptr, 0};
   kite_status status = kite_engine_describe(engine.engine, &described);
   if (status != KITE_OK) return ReportError("inspect", status);
@@ -181,8 +187,14 @@ int RunInspect(int argc, char** argv) {
               j["quantization"]["relative_rms_error"].get<double>());
   std::printf("weights         %.2f MB; %.2f MB read per decoded token\n", j["weight_bytes"].get<double>() / 1e6,
               j["weight_bytes_per_token"].get<double>() / 1e6);
-  std::printf("kv cache        %.1f KB per token (f32)", j["kv_bytes_per_token"].get<double>() / 1024);
+  PrintXnnpackPacking(engine.engine, "xnnpack         ");
   const nlohmann::json& f = j["features"];
+  if (f.is_object() && f.value("kv_lora_rank", 0) > 0) {
+    std::printf("kv cache        %.1f KB per token (f32)", j["kv_bytes_per_token"].get<double>() / 1024);
+  } else {  // sessions keep K/V rows in f16 unless asked otherwise (--kv)
+    std::printf("kv cache        %.1f KB per token in the default f16 cache (%.1f KB as f32)",
+                j["kv_bytes_per_token"].get<double>() / 2048, j["kv_bytes_per_token"].get<double>() / 1024);
+  }
   if (f.is_object() && f.value("kv_lora_rank", 0) > 0) {
     std::printf(": latent %d + rope key %d floats per layer (multi-head latent attention)",
                 f["kv_lora_rank"].get<int>(), f["qk_rope_head_dim"].get<int>());

@@ -82,6 +82,8 @@ Offset<fb::ModelConfig> BuildConfig(FlatBufferBuilder& fbb, const ModelConfig& c
   b.add_qk_nope_head_dim(c.qk_nope_head_dim);
   b.add_qk_rope_head_dim(c.qk_rope_head_dim);
   b.add_v_head_dim(c.v_head_dim);
+  b.add_shared_expert_intermediate_size(c.shared_expert_intermediate_size);
+  b.add_shared_expert_gate(c.shared_expert_gate);
   return b.Finish();
 }
 

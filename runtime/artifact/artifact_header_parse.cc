@@ -81,6 +81,8 @@ Status ParseConfig(const fb::ModelConfig& c, StringCopier& strings, const std::s
   out->qk_nope_head_dim = c.qk_nope_head_dim();
   out->qk_rope_head_dim = c.qk_rope_head_dim();
   out->v_head_dim = c.v_head_dim();
+  out->shared_expert_intermediate_size = c.shared_expert_intermediate_size();
+  out->shared_expert_gate = c.shared_expert_gate();
   if (const fb::RopeScaling* r = c.rope_scaling()) {
     RopeScalingConfig& s = out->rope_scaling;
     KITE_RETURN_IF_ERROR(strings.Copy(r->type(), &s.type, "config.rope_scaling.type"));

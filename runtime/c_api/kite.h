@@ -60,7 +60,21 @@ typedef struct kite_engine_options {
   const char* model_path;
   int verify_checksums;  /* nonzero: recompute every tensor checksum at load */
   int reference_kernels; /* nonzero: scalar kernels only */
+  /* Appended: the artifact's bytes already in memory (e.g. the wasm heap), used in place instead of
+   * model_path; the caller keeps them alive until kite_engine_destroy. NULL: read model_path. */
+  const void* model_data;
+  size_t model_size;
+  /* Appended: packing f32/f16 linear weights for XNNPACK prefill (builds with XNNPACK; costs 4 bytes
+   * per packed weight on top of the model, prefill only). One of kite_xnnpack_mode. */
+  int32_t xnnpack;
 } kite_engine_options;
+
+typedef enum kite_xnnpack_mode {
+  KITE_XNNPACK_AUTO = 0,   /* default: on for artifacts whose linear weights are f32, off otherwise */
+  KITE_XNNPACK_OFF = 1,
+  KITE_XNNPACK_ON = 2,     /* f32 and f16: the matrices and prefill shapes where XNNPACK measured faster */
+  KITE_XNNPACK_ALWAYS = 3  /* testing: every f32/f16 linear matrix, every product of 2+ rows */
+} kite_xnnpack_mode;
 
 KITE_API void kite_engine_options_init(kite_engine_options* options);
 KITE_API kite_status kite_engine_create(const kite_engine_options* options, kite_engine** out_engine);
@@ -100,13 +114,23 @@ typedef struct kite_session_options {
   int32_t context_tokens; /* 0: the model's maximum, capped at 4096 */
   int32_t n_threads;      /* 0: one per core, at most 8 */
   int32_t max_batch;      /* prompt tokens per forward pass; 0: 64 */
+  int32_t kv_cache_type;  /* a kite_kv_cache_type; 0 (KITE_KV_DEFAULT): f16 (appended: older callers get the default) */
 } kite_session_options;
+
+typedef enum kite_kv_cache_type {
+  KITE_KV_DEFAULT = 0, /* f16 */
+  KITE_KV_F32 = 1,
+  KITE_KV_F16 = 2,
+  KITE_KV_Q8 = 3 /* int8 with one scale per token and KV head: a quarter of f32 */
+} kite_kv_cache_type;
 
 KITE_API void kite_session_options_init(kite_session_options* options);
 KITE_API kite_status kite_session_create(const kite_engine* engine, const kite_session_options* options,
                                          kite_session** out_session);
 KITE_API void kite_session_destroy(kite_session* session);
 KITE_API int32_t kite_session_position(const kite_session* session);
+/* Bytes the session's K/V cache holds (allocated once at creation, for its whole context). */
+KITE_API uint64_t kite_session_kv_cache_bytes(const kite_session* session);
 KITE_API kite_status kite_session_reset(kite_session* session);
 /* Keeps the first n tokens of the conversation. */
 KITE_API kite_status kite_session_truncate(kite_session* session, int32_t n);

@@ -11,16 +11,12 @@
 #include <nlohmann/json.hpp>
 
 #include "runtime/artifact/artifact.h"
+#include "runtime/backend/xnnpack/xnnpack_matmul.h"
 #include "runtime/llm/engine.h"
 #include "runtime/llm/session.h"
 #include "runtime/llm/tokenizer/tokenizer.h"
 
-struct kite_engine {
-  std::unique_ptr<kite::Engine> engine;
-};
-struct kite_session {
-  std::unique_ptr<kite::Session> session;
-};
+#include "runtime/c_api/kite_handles.h"
 
 namespace {
 
@@ -102,11 +98,27 @@ kite_status kite_engine_create(const kite_engine_options* options, kite_engine**
     kite_engine_options defaults;
     kite_engine_options_init(&defaults);
     kite_engine_options o = ReadOptions(options, defaults);
-    if (o.model_path == nullptr) return Fail(KITE_INVALID_ARGUMENT, "model_path is required");
+    if (o.model_path == nullptr && o.model_data == nullptr) {
+      return Fail(KITE_INVALID_ARGUMENT, "model_path or model_data is required");
+    }
+    if (o.model_data != nullptr && o.model_size == 0) return Fail(KITE_INVALID_ARGUMENT, "model_data has model_size 0");
     kite::EngineOptions eo;
-    eo.model_path = o.model_path;
+    if (o.model_data != nullptr) {
+      eo.model_data = static_cast<const uint8_t*>(o.model_data);
+      eo.model_size = o.model_size;
+      if (o.model_path != nullptr) eo.model_name = o.model_path;  // names the bytes in messages
+    } else {
+      eo.model_path = o.model_path;
+    }
     eo.verify_checksums = o.verify_checksums != 0;
     eo.reference_kernels = o.reference_kernels != 0;
+    switch (o.xnnpack) {  // 0 (AUTO) for callers built against a struct without the field
+      case KITE_XNNPACK_AUTO: eo.xnnpack = kite::XnnpackMode::kAuto; break;
+      case KITE_XNNPACK_OFF: eo.xnnpack = kite::XnnpackMode::kOff; break;
+      case KITE_XNNPACK_ON: eo.xnnpack = kite::XnnpackMode::kOn; break;
+      case KITE_XNNPACK_ALWAYS: eo.xnnpack = kite::XnnpackMode::kAlways; break;
+      default: return Fail(KITE_INVALID_ARGUMENT, "xnnpack must be a kite_xnnpack_mode (0..3), not " + std::to_string(o.xnnpack));
+    }
     auto engine = kite::Engine::Load(eo);
     if (!engine.ok()) return FromStatus(engine.status());
     *out_engine = new kite_engine{std::move(engine).value()};
@@ -186,6 +198,11 @@ kite_status kite_engine_describe(const kite_engine* engine, kite_string* out_jso
                      {"kv_lora_rank", c.kv_lora_rank},
                      {"qk_rope_head_dim", c.qk_rope_head_dim}};
     j["kernels"] = e.kernel_isa();
+    // What the engine packed for XNNPACK prefill at load (all zero when nothing was).
+    j["xnnpack"] = {{"available", kite::XnnpackAvailable()},
+                    {"matrices", e.xnnpack_stats().matrices},
+                    {"packed_bytes", e.xnnpack_stats().packed_bytes},
+                    {"pack_ms", e.xnnpack_stats().pack_ms}};
     j["tokenizer"] = e.tokenizer() == nullptr ? nlohmann::json(nullptr)
                                               : nlohmann::json{{"vocab_size", e.tokenizer()->vocab_size()},
                                                                {"bos_id", e.tokenizer()->bos_id()},
@@ -284,6 +301,15 @@ kite_status kite_session_create(const kite_engine* engine, const kite_session_op
     so.context_tokens = o.context_tokens;
     so.n_threads = o.n_threads;
     if (o.max_batch > 0) so.max_batch = o.max_batch;
+    switch (o.kv_cache_type) {
+      case KITE_KV_DEFAULT:
+      case KITE_KV_F16: so.kv_format = kite::kernels::KvFormat::kF16; break;
+      case KITE_KV_F32: so.kv_format = kite::kernels::KvFormat::kF32; break;
+      case KITE_KV_Q8: so.kv_format = kite::kernels::KvFormat::kQ8; break;
+      default:
+        return Fail(KITE_INVALID_ARGUMENT, "kv_cache_type " + std::to_string(o.kv_cache_type) +
+                                               " is not a kite_kv_cache_type (0 default, 1 f32, 2 f16, 3 q8)");
+    }
     auto session = kite::Session::Create(*engine->engine, so);
     if (!session.ok()) return FromStatus(session.status());
     *out_session = new kite_session{std::move(session).value()};
@@ -292,6 +318,10 @@ kite_status kite_session_create(const kite_engine* engine, const kite_session_op
 }
 
 void kite_session_destroy(kite_session* session) { delete session; }
+
+uint64_t kite_session_kv_cache_bytes(const kite_session* session) {
+  return session == nullptr ? 0 : session->session->kv_cache_bytes();
+}
 
 int32_t kite_session_position(const kite_session* session) {
   return session == nullptr ? 0 : static_cast<int32_t>(session->session->position());

@@ -18,11 +18,35 @@ namespace kite {
 
 class Tokenizer;
 class ChatTemplate;
+class XnnpackMatrix;
+
+// Whether the Engine packs f32/f16 linear weights for XNNPACK prefill (runtime/backend/xnnpack).
+// Packing costs 4 bytes per packed weight on top of the mapped model and only pays off in prefill.
+enum class XnnpackMode {
+  kAuto,    // as kOn for artifacts whose linear weights are f32 (the copy at most doubles them), else
+            // off; a failure to pack just leaves Kite's kernels (kOn/kAlways fail the load instead)
+  kOff,     // never
+  kOn,      // the matrices XnnpackWorthPacking accepts, f32 or f16; products the measured rule picks
+  kAlways,  // tests: every f32/f16 linear matrix, every product of m >= 2 rows (forces the rule)
+};
 
 struct EngineOptions {
   std::string model_path;
+  // Instead of a path: the artifact's bytes, already in memory (the wasm heap, a caller's buffer).
+  // They are used in place, never copied, and the caller keeps them alive as long as the engine.
+  const uint8_t* model_data = nullptr;
+  uint64_t model_size = 0;
+  std::string model_name = "<memory>";  // names model_data in error messages
   bool verify_checksums = false;    // recompute every tensor checksum at load
   bool reference_kernels = false;   // scalar kernels only (tests, debugging)
+  XnnpackMode xnnpack = XnnpackMode::kAuto;  // ignored without XNNPACK (build or CPU) or with reference_kernels
+};
+
+// What the Engine packed for XNNPACK at load.
+struct XnnpackPackStats {
+  int matrices = 0;           // packed matrices
+  uint64_t packed_bytes = 0;  // held by XNNPACK on top of the mapped model
+  double pack_ms = 0;         // wall time of packing them
 };
 
 class Engine {
@@ -39,6 +63,9 @@ class Engine {
   bool has_chat_template() const { return chat_template_ != nullptr; }
   const std::vector<int32_t>& eos_ids() const { return eos_ids_; }
   const char* kernel_isa() const { return model_->kernels().isa; }
+  const XnnpackPackStats& xnnpack_stats() const { return xnnpack_stats_; }
+  // Products run through XNNPACK so far, by all sessions together (tests: which path ran).
+  uint64_t xnnpack_products() const;
 
   Result<std::vector<int32_t>> Tokenize(const std::string& text, bool parse_special, bool add_special) const;
   // skip_special drops special tokens (BOS, <|im_end|>, ...) from the text.
@@ -50,7 +77,13 @@ class Engine {
 
  private:
   Engine() = default;
+  // Attaches XNNPACK-packed copies to the model's matrices; `where` names the artifact in errors.
+  Status PackForXnnpack(XnnpackMode mode, const std::string& where);
+
   std::unique_ptr<Artifact> artifact_;
+  // Declared before model_ so that they outlive the Matrix views pointing at them.
+  std::vector<std::unique_ptr<XnnpackMatrix>> xnnpack_matrices_;
+  XnnpackPackStats xnnpack_stats_;
   std::unique_ptr<Model> model_;
   std::unique_ptr<Tokenizer> tokenizer_;
   std::unique_ptr<ChatTemplate> chat_template_;

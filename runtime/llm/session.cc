@@ -45,7 +45,8 @@ Result<std::unique_ptr<Session>> Session::Create(const Engine& engine, const Ses
                            std::to_string(model_max));
   }
   std::unique_ptr<Session> session(new Session(engine, threads));
-  KITE_ASSIGN_OR_RETURN(session->state_, engine.model().NewState(context, std::max<int64_t>(1, options.max_batch), threads));
+  KITE_ASSIGN_OR_RETURN(session->state_, engine.model().NewState(context, std::max<int64_t>(1, options.max_batch), threads,
+                                                                        options.kv_format));
   session->logits_.assign(engine.config().vocab_size, 0.0f);
   session->history_.reserve(context);
   return session;

@@ -23,6 +23,9 @@ struct SessionOptions {
   int64_t context_tokens = 0;  // 0: the model's max_position_embeddings, capped at 4096
   int n_threads = 0;           // 0: one per core, at most 8
   int64_t max_batch = 64;      // prompt tokens evaluated per forward pass
+  // How the K/V cache stores rows: f16 halves the cache and the attention traffic of f32 for an
+  // error far below the weights' quantization (tests/golden/kv_format_test.cc measures it).
+  kernels::KvFormat kv_format = kernels::KvFormat::kF16;
 };
 
 struct GenerateOptions {

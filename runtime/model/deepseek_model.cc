@@ -100,8 +100,9 @@ uint64_t DeepseekModel::expanded_kv_bytes_per_token() const {
 }
 
 Result<std::unique_ptr<ForwardState>> DeepseekModel::NewState(int64_t context_tokens, int64_t max_batch,
-                                                              int n_threads) const {
+                                                              int n_threads, kernels::KvFormat kv_format) const {
   if (context_tokens <= 0 || max_batch <= 0) return InvalidArgument("context and batch sizes must be positive");
+  (void)kv_format;  // the latent cache (mla_attention.h) stays f32: it is already 1/10 of a GQA cache
   const ModelConfig& c = config_;
   if (kv_bytes_per_token() * static_cast<uint64_t>(context_tokens) > (1ull << 40)) {
     return InvalidArgument("context of " + std::to_string(context_tokens) + " tokens needs too much KV memory");

@@ -62,8 +62,8 @@ class DeepseekModel final : public Model {
   uint64_t kv_bytes_per_token() const override;
   // What a cache of the decompressed keys and values (H heads of dn+dr and dv) would hold.
   uint64_t expanded_kv_bytes_per_token() const;
-  Result<std::unique_ptr<ForwardState>> NewState(int64_t context_tokens, int64_t max_batch,
-                                                 int n_threads) const override;
+  Result<std::unique_ptr<ForwardState>> NewState(int64_t context_tokens, int64_t max_batch, int n_threads,
+                                                 kernels::KvFormat kv_format = kernels::KvFormat::kF32) const override;
   Status Forward(ForwardState& state, ThreadPool& pool, const int32_t* tokens, int64_t n, int64_t pos,
                  float* logits, bool all_rows) const override;
 

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <string>
 
+#include "kernels/ref/transformer_ops.h"
+
 namespace kite {
 
 Status CheckForwardInputs(const ModelConfig& config, const int32_t* tokens, int64_t n, int64_t pos,
@@ -20,6 +22,30 @@ Status CheckForwardInputs(const ModelConfig& config, const int32_t* tokens, int6
     }
   }
   return Status::Ok();
+}
+
+void PrepareQkv(const QkvExtras& e, int64_t H, int64_t KV, int64_t hd, float eps, const float* cos_table,
+                const float* sin_table, int64_t n, int64_t pos, int64_t layer, float* q_rows, float* k_rows,
+                float* v_rows, KvCache& cache) {
+  for (int64_t t = 0; t < n; ++t) {
+    float* q = q_rows + t * H * hd;
+    float* k = k_rows + t * KV * hd;
+    float* v = v_rows + t * KV * hd;
+    if (e.bq != nullptr) kernels::AddInPlace(q, e.bq, H * hd);
+    if (e.bk != nullptr) kernels::AddInPlace(k, e.bk, KV * hd);
+    if (e.bv != nullptr) kernels::AddInPlace(v, e.bv, KV * hd);
+    const float* cos = cos_table + t * hd / 2;
+    const float* sin = sin_table + t * hd / 2;
+    for (int64_t h = 0; h < H; ++h) {
+      if (e.q_norm != nullptr) kernels::RmsNorm(q + h * hd, e.q_norm, hd, eps, q + h * hd);
+      kernels::RopeRotateHalf(q + h * hd, hd, cos, sin);
+    }
+    for (int64_t h = 0; h < KV; ++h) {
+      if (e.k_norm != nullptr) kernels::RmsNorm(k + h * hd, e.k_norm, hd, eps, k + h * hd);
+      kernels::RopeRotateHalf(k + h * hd, hd, cos, sin);
+    }
+    cache.Write(layer, pos + t, k, v);
+  }
 }
 
 }  // namespace kite

@@ -5,6 +5,7 @@
 #include <cstdint>
 
 #include "runtime/core/status.h"
+#include "runtime/model/kv_cache.h"
 #include "runtime/model/model_config.h"
 
 namespace kite {
@@ -12,6 +13,23 @@ namespace kite {
 // n > 0, [pos, pos + n) inside the context, every token id inside the vocabulary.
 Status CheckForwardInputs(const ModelConfig& config, const int32_t* tokens, int64_t n, int64_t pos,
                           int64_t capacity_tokens);
+
+// What one attention layer adds to its fresh q/k/v rows before attending; null fields are absent.
+struct QkvExtras {
+  const float* bq = nullptr;      // [n_heads * head_dim]
+  const float* bk = nullptr;      // [n_kv_heads * head_dim]
+  const float* bv = nullptr;
+  const float* q_norm = nullptr;  // [head_dim], applied per head (QK-norm)
+  const float* k_norm = nullptr;
+};
+
+// The step between the q/k/v projections and attention that the Llama and Gemma 3 families share:
+// for each of n tokens at positions pos.., add the biases, RMS-normalize each head (QK-norm), rotate
+// q and k (rotate-half RoPE with cos/sin tables [n][head_dim / 2]) and store k and v in the cache.
+// q: [n][n_heads * head_dim], k, v: [n][n_kv_heads * head_dim], all updated in place.
+void PrepareQkv(const QkvExtras& extras, int64_t n_heads, int64_t n_kv_heads, int64_t head_dim, float eps,
+                const float* cos, const float* sin, int64_t n, int64_t pos, int64_t layer, float* q, float* k, float* v,
+                KvCache& cache);
 
 // Splits tokens[0..n) into chunks of at most max_batch and calls
 // chunk(tokens + done, b, pos + done, logits_out) -> Status for each, where logits_out is where

@@ -106,12 +106,13 @@ uint64_t Gemma3Model::kv_window_bytes(int64_t max_batch) const {
 }
 
 Result<std::unique_ptr<ForwardState>> Gemma3Model::NewState(int64_t context_tokens, int64_t max_batch,
-                                                            int n_threads) const {
-  return NewStateWithCache(context_tokens, max_batch, n_threads, /*ring_for_windowed=*/true);
+                                                            int n_threads, kernels::KvFormat kv_format) const {
+  return NewStateWithCache(context_tokens, max_batch, n_threads, /*ring_for_windowed=*/true, kv_format);
 }
 
 Result<std::unique_ptr<ForwardState>> Gemma3Model::NewStateWithCache(int64_t context_tokens, int64_t max_batch,
-                                                                     int n_threads, bool ring_for_windowed) const {
+                                                                     int n_threads, bool ring_for_windowed,
+      kernels::KvFormat kv_format) const {
   if (context_tokens <= 0 || max_batch <= 0) return InvalidArgument("context and batch sizes must be positive");
   const ModelConfig& c = config_;
   const int64_t D = c.hidden_size, hd = c.head_dim, H = c.num_heads, KV = c.num_kv_heads, F = c.intermediate_size;
@@ -119,7 +120,7 @@ Result<std::unique_ptr<ForwardState>> Gemma3Model::NewStateWithCache(int64_t con
   Gemma3State& s = *state;
   std::vector<KvLayerSpec> layers(c.num_layers);
   for (uint32_t l = 0; l < c.num_layers; ++l) layers[l].window = layers_[l].sliding ? c.sliding_window : 0;
-  KITE_RETURN_IF_ERROR(s.kv.Init(layers, KV * hd, context_tokens, max_batch, ring_for_windowed));
+  KITE_RETURN_IF_ERROR(s.kv.Init(layers, KV * hd, hd, context_tokens, max_batch, ring_for_windowed, kv_format));
   s.max_batch = max_batch;
   s.x.assign(max_batch * D, 0.0f);
   s.xn.assign(max_batch * D, 0.0f);
@@ -129,7 +130,6 @@ Result<std::unique_ptr<ForwardState>> Gemma3Model::NewStateWithCache(int64_t con
   s.attn.assign(max_batch * H * hd, 0.0f);
   s.gate.assign(max_batch * F, 0.0f);
   s.up.assign(max_batch * F, 0.0f);
-  s.scores.assign(static_cast<size_t>(std::max(1, n_threads)) * context_tokens, 0.0f);
   for (auto* table : {&s.cos_local, &s.sin_local, &s.cos_global, &s.sin_global}) table->assign(max_batch * hd / 2, 0.0f);
   s.matmul.Reserve(max_batch, std::max<int64_t>({D, F, H * hd}));
   return std::unique_ptr<ForwardState>(std::move(state));
@@ -169,6 +169,7 @@ void Gemma3Model::ForwardBatch(Gemma3State& s, ThreadPool& pool, const int32_t* 
   shape.n_heads = H;
   shape.n_kv_heads = KV;
   shape.head_dim = hd;
+  shape.kernels = &AttentionKernelsFor(kr);
   shape.scale = 1.0f / std::sqrt(c.query_pre_attn_scalar);
   shape.softcap = c.attn_logit_softcapping;
 
@@ -182,27 +183,11 @@ void Gemma3Model::ForwardBatch(Gemma3State& s, ThreadPool& pool, const int32_t* 
     MatMul(kr, pool, s.matmul, L.wq, s.xn.data(), n, s.q.data(), H * hd);
     MatMul(kr, pool, s.matmul, L.wk, s.xn.data(), n, s.k.data(), KV * hd);
     MatMul(kr, pool, s.matmul, L.wv, s.xn.data(), n, s.v.data(), KV * hd);
-    for (int64_t t = 0; t < n; ++t) {
-      float* q = s.q.data() + t * H * hd;
-      float* k = s.k.data() + t * KV * hd;
-      float* v = s.v.data() + t * KV * hd;
-      if (L.bq != nullptr) kernels::AddInPlace(q, L.bq, H * hd);
-      if (L.bk != nullptr) kernels::AddInPlace(k, L.bk, KV * hd);
-      if (L.bv != nullptr) kernels::AddInPlace(v, L.bv, KV * hd);
-      // per head: QK-norm (1 + w), then RoPE with this layer's base
-      for (int64_t h = 0; h < H; ++h) {
-        kernels::RmsNorm(q + h * hd, L.q_norm, hd, eps, q + h * hd);
-        kernels::RopeRotateHalf(q + h * hd, hd, cos_table + t * half, sin_table + t * half);
-      }
-      for (int64_t h = 0; h < KV; ++h) {
-        kernels::RmsNorm(k + h * hd, L.k_norm, hd, eps, k + h * hd);
-        kernels::RopeRotateHalf(k + h * hd, hd, cos_table + t * half, sin_table + t * half);
-      }
-      std::memcpy(s.kv.K(l, pos + t), k, KV * hd * sizeof(float));
-      std::memcpy(s.kv.V(l, pos + t), v, KV * hd * sizeof(float));
-    }
+    // + biases, per-head QK-norm (1 + w), RoPE with this layer's base; K/V into the cache
+    PrepareQkv(QkvExtras{L.bq, L.bk, L.bv, L.q_norm, L.k_norm}, H, KV, hd, eps, cos_table, sin_table, n, pos, l,
+               s.q.data(), s.k.data(), s.v.data(), s.kv);
     // attn: [n][H*hd]; local layers see the last sliding_window keys (ring buffer)
-    CausalAttention(shape, s.kv, l, s.q.data(), n, pos, s.attn.data(), s.scores, pool);
+    CausalAttention(shape, s.kv, l, s.q.data(), n, pos, s.attn.data(), pool);
     // x += RMSNorm(attn Wo^T (+ bo)) (1 + w)
     MatMul(kr, pool, s.matmul, L.wo, s.attn.data(), n, s.xn.data(), D);
     for (int64_t t = 0; t < n; ++t) {

@@ -43,7 +43,7 @@ struct Gemma3State final : public ForwardState {
   uint64_t kv_cache_bytes() const override { return kv.bytes(); }
   KvCache kv;
   int64_t max_batch = 0;
-  std::vector<float> x, xn, q, k, v, attn, gate, up, scores;
+  std::vector<float> x, xn, q, k, v, attn, gate, up;
   std::vector<float> cos_local, sin_local, cos_global, sin_global;  // [max_batch][hd / 2]
   MatMulScratch matmul;
 };
@@ -58,11 +58,12 @@ class Gemma3Model final : public Model {
   // Global layers only: each local layer's ring holds a fixed sliding_window + max_batch - 1 rows.
   uint64_t kv_bytes_per_token() const override;
   uint64_t kv_window_bytes(int64_t max_batch) const override;
-  Result<std::unique_ptr<ForwardState>> NewState(int64_t context_tokens, int64_t max_batch,
-                                                 int n_threads) const override;
+  Result<std::unique_ptr<ForwardState>> NewState(int64_t context_tokens, int64_t max_batch, int n_threads,
+                                                 kernels::KvFormat kv_format = kernels::KvFormat::kF32) const override;
   // ring_for_windowed = false keeps every position of local layers too (tests compare both).
   Result<std::unique_ptr<ForwardState>> NewStateWithCache(int64_t context_tokens, int64_t max_batch, int n_threads,
-                                                          bool ring_for_windowed) const;
+                                                          bool ring_for_windowed,
+                                                          kernels::KvFormat kv_format = kernels::KvFormat::kF32) const;
   Status Forward(ForwardState& state, ThreadPool& pool, const int32_t* tokens, int64_t n, int64_t pos,
                  float* logits, bool all_rows) const override;
 

@@ -68,7 +68,7 @@ uint64_t Gpt2Model::kv_bytes_per_token() const {
 }
 
 Result<std::unique_ptr<ForwardState>> Gpt2Model::NewState(int64_t context_tokens, int64_t max_batch,
-                                                          int n_threads) const {
+                                                          int n_threads, kernels::KvFormat kv_format) const {
   if (context_tokens <= 0 || max_batch <= 0) return InvalidArgument("context and batch sizes must be positive");
   if (context_tokens > config_.max_position_embeddings) {
     return InvalidArgument("context of " + std::to_string(context_tokens) + " tokens exceeds GPT-2's " +
@@ -77,12 +77,12 @@ Result<std::unique_ptr<ForwardState>> Gpt2Model::NewState(int64_t context_tokens
   std::unique_ptr<Gpt2State> state(new Gpt2State());
   Gpt2State& s = *state;
   const int64_t D = config_.hidden_size, F = config_.intermediate_size;
-  KITE_RETURN_IF_ERROR(s.kv.Init(std::vector<KvLayerSpec>(config_.num_layers), D, context_tokens, max_batch));
+  KITE_RETURN_IF_ERROR(s.kv.Init(std::vector<KvLayerSpec>(config_.num_layers), D, D / config_.num_heads, context_tokens, max_batch,
+                                 /*ring_for_windowed=*/true, kv_format));
   s.max_batch = max_batch;
   for (auto* buffer : {&s.x, &s.xn, &s.q, &s.k, &s.v, &s.attn}) buffer->assign(max_batch * D, 0.0f);
   s.ffn.assign(max_batch * F, 0.0f);
   s.pos_row.assign(D, 0.0f);
-  s.scores.assign(static_cast<size_t>(std::max(1, n_threads)) * context_tokens, 0.0f);
   s.matmul.Reserve(max_batch, std::max(D, F));
   return std::unique_ptr<ForwardState>(std::move(state));
 }
@@ -113,6 +113,7 @@ void Gpt2Model::ForwardBatch(Gpt2State& s, ThreadPool& pool, const int32_t* toke
   AttentionShape shape;
   shape.n_heads = shape.n_kv_heads = c.num_heads;
   shape.head_dim = hd;
+  shape.kernels = &AttentionKernelsFor(kr);
   const float scalar = c.query_pre_attn_scalar > 0 ? c.query_pre_attn_scalar : static_cast<float>(hd);
   for (uint32_t l = 0; l < c.num_layers; ++l) {
     const Gpt2LayerWeights& L = layers_[l];
@@ -126,13 +127,12 @@ void Gpt2Model::ForwardBatch(Gpt2State& s, ThreadPool& pool, const int32_t* toke
       kernels::AddInPlace(s.q.data() + t * D, L.bq, D);
       kernels::AddInPlace(s.k.data() + t * D, L.bk, D);
       kernels::AddInPlace(s.v.data() + t * D, L.bv, D);
-      std::memcpy(s.kv.K(l, pos + t), s.k.data() + t * D, D * sizeof(float));
-      std::memcpy(s.kv.V(l, pos + t), s.v.data() + t * D, D * sizeof(float));
+      s.kv.Write(l, pos + t, s.k.data() + t * D, s.v.data() + t * D);
     }
     // attn: [n][D]; scores x hd^-1/2 (x 1/(l+1) with scale_attn_by_inverse_layer_idx)
     shape.scale = 1.0f / std::sqrt(scalar);
     if (c.scale_attn_by_inverse_layer_idx) shape.scale /= static_cast<float>(l + 1);
-    CausalAttention(shape, s.kv, l, s.q.data(), n, pos, s.attn.data(), s.scores, pool);
+    CausalAttention(shape, s.kv, l, s.q.data(), n, pos, s.attn.data(), pool);
     // x += attn Wo^T + bo
     MatMul(kr, pool, s.matmul, L.wo, s.attn.data(), n, s.xn.data(), D);
     for (int64_t t = 0; t < n; ++t) {

@@ -39,7 +39,7 @@ struct Gpt2State final : public ForwardState {
   uint64_t kv_cache_bytes() const override { return kv.bytes(); }
   KvCache kv;
   int64_t max_batch = 0;
-  std::vector<float> x, xn, q, k, v, attn, ffn, scores, pos_row;
+  std::vector<float> x, xn, q, k, v, attn, ffn, pos_row;
   MatMulScratch matmul;
 };
 
@@ -51,8 +51,8 @@ class Gpt2Model final : public Model {
   const kernels::GemmKernels& kernels() const override { return *kernels_; }
   uint64_t weight_bytes_per_token() const override { return weight_bytes_per_token_; }
   uint64_t kv_bytes_per_token() const override;
-  Result<std::unique_ptr<ForwardState>> NewState(int64_t context_tokens, int64_t max_batch,
-                                                 int n_threads) const override;
+  Result<std::unique_ptr<ForwardState>> NewState(int64_t context_tokens, int64_t max_batch, int n_threads,
+                                                 kernels::KvFormat kv_format = kernels::KvFormat::kF32) const override;
   Status Forward(ForwardState& state, ThreadPool& pool, const int32_t* tokens, int64_t n, int64_t pos,
                  float* logits, bool all_rows) const override;
 

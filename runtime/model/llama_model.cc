@@ -36,12 +36,13 @@ uint64_t LlamaModel::kv_window_bytes(int64_t max_batch) const {
 }
 
 Result<std::unique_ptr<ForwardState>> LlamaModel::NewState(int64_t context_tokens, int64_t max_batch,
-                                                           int n_threads) const {
-  return NewStateWithCache(context_tokens, max_batch, n_threads, /*ring_for_windowed=*/true);
+                                                           int n_threads, kernels::KvFormat kv_format) const {
+  return NewStateWithCache(context_tokens, max_batch, n_threads, /*ring_for_windowed=*/true, kv_format);
 }
 
 Result<std::unique_ptr<ForwardState>> LlamaModel::NewStateWithCache(int64_t context_tokens, int64_t max_batch,
-                                                                    int n_threads, bool ring_for_windowed) const {
+                                                                    int n_threads, bool ring_for_windowed,
+      kernels::KvFormat kv_format) const {
   if (context_tokens <= 0 || max_batch <= 0) return InvalidArgument("context and batch sizes must be positive");
   std::unique_ptr<LlamaState> state(new LlamaState());
   LlamaState& s = *state;
@@ -49,17 +50,16 @@ Result<std::unique_ptr<ForwardState>> LlamaModel::NewStateWithCache(int64_t cont
   const int64_t D = c.hidden_size, hd = c.head_dim, H = c.num_heads, KV = c.num_kv_heads, F = c.intermediate_size;
   std::vector<KvLayerSpec> layers(c.num_layers);
   for (uint32_t l = 0; l < c.num_layers; ++l) layers[l].window = c.layer_is_sliding(l) ? c.sliding_window : 0;
-  KITE_RETURN_IF_ERROR(s.kv.Init(layers, KV * hd, context_tokens, max_batch, ring_for_windowed));
+  KITE_RETURN_IF_ERROR(s.kv.Init(layers, KV * hd, hd, context_tokens, max_batch, ring_for_windowed, kv_format));
   s.max_batch = max_batch;
   s.x.assign(max_batch * D, 0.0f);
-  s.xn.assign(max_batch * D, 0.0f);
+  s.xn.assign(max_batch * D + kMatMulInputPadFloats, 0.0f);  // MatMul input
   s.q.assign(max_batch * H * hd, 0.0f);
   s.k.assign(max_batch * KV * hd, 0.0f);
   s.v.assign(max_batch * KV * hd, 0.0f);
-  s.attn.assign(max_batch * H * hd, 0.0f);
-  s.gate.assign(max_batch * F, 0.0f);
+  s.attn.assign(max_batch * H * hd + kMatMulInputPadFloats, 0.0f);  // MatMul input
+  s.gate.assign(max_batch * F + kMatMulInputPadFloats, 0.0f);  // MatMul input
   s.up.assign(max_batch * F, 0.0f);
-  s.scores.assign(static_cast<size_t>(std::max(1, n_threads)) * context_tokens, 0.0f);
   s.rope_cos.assign(max_batch * hd / 2, 0.0f);
   s.rope_sin.assign(max_batch * hd / 2, 0.0f);
   int64_t max_cols = std::max<int64_t>({D, F, H * hd});
@@ -70,6 +70,17 @@ Result<std::unique_ptr<ForwardState>> LlamaModel::NewStateWithCache(int64_t cont
   }
   s.matmul.Reserve(max_batch, max_cols);
   return std::unique_ptr<ForwardState>(std::move(state));
+}
+
+std::vector<Matrix*> LlamaModel::PackableMatrices() {
+  std::vector<Matrix*> out;
+  for (LayerWeights& L : weights_.layers) {
+    for (Matrix* m : {&L.wq, &L.wk, &L.wv, &L.wo}) out.push_back(m);
+    if (!L.sparse) {
+      for (Matrix* m : {&L.gate, &L.up, &L.down}) out.push_back(m);
+    }
+  }
+  return out;
 }
 
 Status LlamaModel::Forward(ForwardState& base, ThreadPool& pool, const int32_t* tokens, int64_t n, int64_t pos,
@@ -99,6 +110,7 @@ void LlamaModel::ForwardBatch(LlamaState& s, ThreadPool& pool, const int32_t* to
   shape.n_heads = H;
   shape.n_kv_heads = KV;
   shape.head_dim = hd;
+  shape.kernels = &AttentionKernelsFor(kr);
   shape.scale = 1.0f / std::sqrt(static_cast<float>(hd));
 
   for (uint32_t l = 0; l < c.num_layers; ++l) {
@@ -109,28 +121,11 @@ void LlamaModel::ForwardBatch(LlamaState& s, ThreadPool& pool, const int32_t* to
     MatMul(kr, pool, s.matmul, L.wq, s.xn.data(), n, s.q.data(), H * hd);
     MatMul(kr, pool, s.matmul, L.wk, s.xn.data(), n, s.k.data(), KV * hd);
     MatMul(kr, pool, s.matmul, L.wv, s.xn.data(), n, s.v.data(), KV * hd);
-    for (int64_t t = 0; t < n; ++t) {
-      float* q = s.q.data() + t * H * hd;
-      float* k = s.k.data() + t * KV * hd;
-      float* v = s.v.data() + t * KV * hd;
-      if (L.bq != nullptr) kernels::AddInPlace(q, L.bq, H * hd);
-      if (L.bk != nullptr) kernels::AddInPlace(k, L.bk, KV * hd);
-      if (L.bv != nullptr) kernels::AddInPlace(v, L.bv, KV * hd);
-      const float* cos = s.rope_cos.data() + t * hd / 2;
-      const float* sin = s.rope_sin.data() + t * hd / 2;
-      for (int64_t h = 0; h < H; ++h) {
-        if (L.q_norm != nullptr) kernels::RmsNorm(q + h * hd, L.q_norm, hd, eps, q + h * hd);
-        kernels::RopeRotateHalf(q + h * hd, hd, cos, sin);
-      }
-      for (int64_t h = 0; h < KV; ++h) {
-        if (L.k_norm != nullptr) kernels::RmsNorm(k + h * hd, L.k_norm, hd, eps, k + h * hd);
-        kernels::RopeRotateHalf(k + h * hd, hd, cos, sin);
-      }
-      std::memcpy(s.kv.K(l, pos + t), k, KV * hd * sizeof(float));
-      std::memcpy(s.kv.V(l, pos + t), v, KV * hd * sizeof(float));
-    }
+    // + biases, QK-norm, RoPE; K/V into the cache
+    PrepareQkv(QkvExtras{L.bq, L.bk, L.bv, L.q_norm, L.k_norm}, H, KV, hd, eps, s.rope_cos.data(),
+               s.rope_sin.data(), n, pos, l, s.q.data(), s.k.data(), s.v.data(), s.kv);
     // attn: [n][H*hd] (windowed on Mistral's sliding layers)
-    CausalAttention(shape, s.kv, l, s.q.data(), n, pos, s.attn.data(), s.scores, pool);
+    CausalAttention(shape, s.kv, l, s.q.data(), n, pos, s.attn.data(), pool);
     // x += attn @ Wo^T (+ bo)
     MatMul(kr, pool, s.matmul, L.wo, s.attn.data(), n, s.xn.data(), D);
     for (int64_t t = 0; t < n; ++t) {

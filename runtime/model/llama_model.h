@@ -1,7 +1,8 @@
 // The Llama-family decoder (Llama, SmolLM2, Mistral, Qwen2, Qwen3, and the
-// sparse Qwen3-MoE and Mixtral): weights bound from an artifact, and a forward
-// pass over a batch of tokens that appends to a session's KV cache. Mistral's
-// sliding window runs on KvCache's ring buffers; sparse layers on moe.h.
+// sparse Qwen3-MoE, Qwen2-MoE and Mixtral): weights bound from an artifact, and a
+// forward pass over a batch of tokens that appends to a session's KV cache.
+// Sliding-window layers (Mistral; Qwen2/Qwen3 with use_sliding_window or
+// layer_types) run on KvCache's ring buffers; sparse layers on moe.h.
 // The model itself is read-only and shared by sessions; everything that
 // changes lives in ForwardState.
 #pragma once
@@ -30,7 +31,6 @@ struct LlamaState final : public ForwardState {
   KvCache kv;
   int64_t max_batch = 0;
   std::vector<float> x, xn, q, k, v, attn, gate, up;
-  std::vector<float> scores;   // [threads][capacity]
   std::vector<float> rope_cos, rope_sin;  // [max_batch][head_dim / 2]
   MatMulScratch matmul;
   MoeScratch moe;
@@ -47,11 +47,14 @@ class LlamaModel final : public Model {
   uint64_t weight_bytes_per_token() const override { return weights_.weight_bytes_per_token; }
   uint64_t kv_bytes_per_token() const override;
   uint64_t kv_window_bytes(int64_t max_batch) const override;
-  Result<std::unique_ptr<ForwardState>> NewState(int64_t context_tokens, int64_t max_batch,
-                                                 int n_threads) const override;
+  Result<std::unique_ptr<ForwardState>> NewState(int64_t context_tokens, int64_t max_batch, int n_threads,
+                                                 kernels::KvFormat kv_format = kernels::KvFormat::kF32) const override;
   // ring_for_windowed = false: sliding-window layers keep every position (tests compare both caches).
   Result<std::unique_ptr<ForwardState>> NewStateWithCache(int64_t context_tokens, int64_t max_batch, int n_threads,
-                                                          bool ring_for_windowed) const;
+                                                          bool ring_for_windowed,
+                                                          kernels::KvFormat kv_format = kernels::KvFormat::kF32) const;
+  // wq, wk, wv, wo and the dense layers' gate, up, down (inputs xn, attn, gate are padded).
+  std::vector<Matrix*> PackableMatrices() override;
   Status Forward(ForwardState& state, ThreadPool& pool, const int32_t* tokens, int64_t n, int64_t pos,
                  float* logits, bool all_rows) const override;
 

@@ -1,10 +1,21 @@
 #include "runtime/model/mla_attention.h"
 
 #include <algorithm>
+#include <cstring>
 
+#include "kernels/mla.h"
 #include "kernels/ref/transformer_ops.h"
 
 namespace kite {
+namespace {
+
+// The scalar MLA loops go with the scalar gemm set (reference runs stay scalar end to end);
+// otherwise the fastest set this CPU has.
+const kernels::MlaKernels& MlaKernelsFor(const kernels::GemmKernels& gemm) {
+  return std::strcmp(gemm.isa, "scalar") == 0 ? kernels::ReferenceMlaKernels() : kernels::BestMlaKernels();
+}
+
+}  // namespace
 
 void MlaScratch::Reserve(const MlaShape& s, int64_t max_batch, int64_t capacity, int n_threads) {
   q_latent.assign(max_batch * s.n_heads * s.latent, 0.0f);
@@ -20,15 +31,15 @@ void MlaAttentionAbsorbed(const MlaShape& shape, const Matrix& kv_b, const kerne
                           int64_t pos, float* out) {
   const int64_t H = shape.n_heads, dn = shape.nope_dim, dr = shape.rope_dim, dv = shape.v_dim, r = shape.latent;
   const int64_t qk = dn + dr, row = shape.cache_row(), head_rows = dn + dv;
+  const kernels::MlaKernels& mk = MlaKernelsFor(kr);
   // 1. q_latent[t][h] = W_uk_h^T q_nope[t][h]: each W_uk row is read once for the whole batch.
   std::fill(s.q_latent.begin(), s.q_latent.begin() + n * H * r, 0.0f);
   for (int64_t h = 0; h < H; ++h) {
     for (int64_t i = 0; i < dn; ++i) {
       DequantizeRow(kv_b, h * head_rows + i, s.row.data());  // W_uk_h[i, :]  [r]
       for (int64_t t = 0; t < n; ++t) {
-        const float qi = q[(t * H + h) * qk + i];
-        float* ql = s.q_latent.data() + (t * H + h) * r;
-        for (int64_t c = 0; c < r; ++c) ql[c] += qi * s.row[c];
+        // q_latent[t][h] += q_nope[t][h][i] * W_uk_h[i, :]
+        mk.axpy(q[(t * H + h) * qk + i], s.row.data(), r, s.q_latent.data() + (t * H + h) * r);
       }
     }
   }
@@ -42,12 +53,11 @@ void MlaAttentionAbsorbed(const MlaShape& shape, const Matrix& kv_b, const kerne
       const int64_t len = pos + t + 1;  // causal
       const float* ql = s.q_latent.data() + (t * H + h) * r;
       const float* q_pe = q + (t * H + h) * qk + dn;
-      for (int64_t j = 0; j < len; ++j) {
-        const float* cj = cache + j * row;  // [c (r) | k_pe (dr)]
-        scores[j] = (kernels::Dot(ql, cj, r) + kernels::Dot(q_pe, cj + r, dr)) * shape.scale;
-      }
+      // scores[j] = scale * (q_latent . c_j + q_pe . k_pe_j); cache rows [c (r) | k_pe (dr)]
+      mk.scores(ql, q_pe, cache, len, row, r, dr, shape.scale, scores);
       kernels::Softmax(scores, len);
-      kernels::WeightedSum(scores, cache, len, row, r, s.context.data() + (h * n + t) * r);
+      // context[h][t] = sum_j p_j c_j  [r]
+      mk.context(scores, cache, len, row, r, s.context.data() + (h * n + t) * r);
     }
   };
   // Waking threads pays only with enough keys; never more threads than the scratch was sized for.

@@ -8,7 +8,8 @@
 // form used here never builds them:
 //   s_j = (W_uk_h^T q_nope) . c_j + q_pe . k_pe_j        (scaled)
 //   o_h = W_uv_h (sum_j softmax(s)_j c_j)
-// MlaAttentionExpanded computes the decompressed form, for tests.
+// The score and weighted-sum loops run on kernels/mla.h (AVX2 / NEON, or the scalar set when the
+// gemm kernels are the scalar reference). MlaAttentionExpanded computes the decompressed form, for tests.
 #pragma once
 
 #include <cstdint>

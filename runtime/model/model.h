@@ -6,7 +6,9 @@
 
 #include <cstdint>
 #include <memory>
+#include <vector>
 
+#include "kernels/attention.h"
 #include "kernels/gemm.h"
 #include "runtime/artifact/artifact.h"
 #include "runtime/core/status.h"
@@ -14,6 +16,8 @@
 #include "runtime/model/model_config.h"
 
 namespace kite {
+
+struct Matrix;  // weights.h
 
 // Per-session working memory of a model; each family defines what it holds.
 class ForwardState {
@@ -37,8 +41,16 @@ class Model {
   virtual uint64_t kv_window_bytes(int64_t max_batch) const { return 0; }
 
   // Allocates the cache and scratch for `context_tokens` positions and batches of `max_batch`.
-  virtual Result<std::unique_ptr<ForwardState>> NewState(int64_t context_tokens, int64_t max_batch,
-                                                         int n_threads) const = 0;
+  // kv_format: how the K/V cache stores rows (kv_cache.h); families whose cache is not plain
+  // K/V rows (DeepSeek's latent cache) keep f32 whatever it says.
+  virtual Result<std::unique_ptr<ForwardState>> NewState(int64_t context_tokens, int64_t max_batch, int n_threads,
+                                                         kernels::KvFormat kv_format = kernels::KvFormat::kF32) const = 0;
+  // The dense linear matrices (not the embedding or the output head) the Engine may attach a packed
+  // copy to (Matrix::xnnpack, packed for output row stride = rows) while it loads, before any session
+  // shares the model. A family lists only matrices whose MatMul input buffers have
+  // kMatMulInputPadFloats of padding (cpu_matmul.h) and whose outputs have row stride = rows;
+  // families that have not checked that list none.
+  virtual std::vector<Matrix*> PackableMatrices() { return {}; }
   // Runs tokens[0..n) at positions [pos, pos + n), writing their K/V into the cache.
   // logits: null, or [n][vocab] when all_rows, else [vocab] for the last token.
   virtual Status Forward(ForwardState& state, ThreadPool& pool, const int32_t* tokens, int64_t n, int64_t pos,

@@ -65,6 +65,8 @@ struct ModelConfig {
   uint32_t num_experts_per_tok = 0;     // top-k
   uint32_t moe_intermediate_size = 0;   // per routed expert
   uint32_t num_shared_experts = 0;      // DeepSeek: one shared MLP of moe_intermediate_size * n
+  uint32_t shared_expert_intermediate_size = 0;  // Qwen2-MoE: width of its one shared expert; 0: none
+  bool shared_expert_gate = false;      // Qwen2-MoE: shared output x sigmoid(shared_expert_gate . x)
   bool norm_topk_prob = false;          // renormalise the top-k weights to sum to 1
   float routed_scaling_factor = 1.0f;   // DeepSeek: weights x factor
   std::vector<uint8_t> moe_layers;      // [num_layers] 1: the layer's MLP is sparse (computed by the converter)
@@ -82,6 +84,12 @@ struct ModelConfig {
 
   bool layer_is_sliding(uint32_t layer) const { return layer < sliding_layers.size() && sliding_layers[layer] != 0; }
   bool layer_is_moe(uint32_t layer) const { return layer < moe_layers.size() && moe_layers[layer] != 0; }
+  // Width of the shared-expert MLP of a sparse layer (0: none): Qwen2-MoE's
+  // shared_expert_intermediate_size, or DeepSeek's n_shared_experts x moe_intermediate_size.
+  uint64_t shared_expert_width() const {
+    if (shared_expert_intermediate_size > 0) return shared_expert_intermediate_size;
+    return uint64_t{moe_intermediate_size} * num_shared_experts;
+  }
 };
 
 }  // namespace kite

@@ -24,7 +24,7 @@ Result<std::unique_ptr<Model>> CreateModel(const Artifact& artifact, const kerne
   return Unsupported(artifact.path() + ": architecture '" + arch +
                      "' is not supported (supported: LlamaForCausalLM, MistralForCausalLM, MixtralForCausalLM, "
                      "Qwen2ForCausalLM, Qwen3ForCausalLM, Qwen3MoeForCausalLM, GPT2LMHeadModel, Gemma3ForCausalLM, DeepseekV2ForCausalLM, "
-                     "DeepseekV3ForCausalLM)");
+                     "DeepseekV3ForCausalLM, Qwen2MoeForCausalLM)");
 }
 
 }  // namespace kite

@@ -63,7 +63,7 @@ Status CheckMoeConfig(const ModelConfig& c, const std::string& where) {
 
 void MoeScratch::Reserve(const ModelConfig& c, int64_t max_batch) {
   const int64_t E = c.num_experts, k = c.num_experts_per_tok, D = c.hidden_size;
-  const int64_t F = std::max<int64_t>(c.moe_intermediate_size, int64_t{c.moe_intermediate_size} * c.num_shared_experts);
+  const int64_t F = std::max<int64_t>(c.moe_intermediate_size, static_cast<int64_t>(c.shared_expert_width()));
   router_logits.assign(max_batch * E, 0.0f);
   scores.assign(2 * E, 0.0f);
   chosen.assign(max_batch * k, 0);
@@ -75,11 +75,11 @@ void MoeScratch::Reserve(const ModelConfig& c, int64_t max_batch) {
   gate.assign(max_batch * F, 0.0f);
   up.assign(max_batch * F, 0.0f);
   y_expert.assign(max_batch * D, 0.0f);
+  shared_gate.assign(max_batch, 0.0f);
 }
 
 int64_t MoeScratch::MaxMatMulCols(const ModelConfig& c) {
-  return std::max<int64_t>({c.hidden_size, c.moe_intermediate_size,
-                            int64_t{c.moe_intermediate_size} * c.num_shared_experts});
+  return std::max<int64_t>({c.hidden_size, c.moe_intermediate_size, static_cast<int64_t>(c.shared_expert_width())});
 }
 
 void RouteToken(const ModelConfig& c, const float* logits, const float* score_bias, int32_t* experts, float* weights,
@@ -153,6 +153,14 @@ void MoeForward(const ModelConfig& c, const MoeWeights& w, const kernels::GemmKe
   // 3. Shared experts (every token), or zeros.
   if (w.shared.gate.present()) {
     SwiGlu(w.shared, kr, pool, matmul, x, n, s.gate.data(), s.up.data(), y);
+    if (w.shared_gate.present()) {
+      // Qwen2-MoE: y[t] *= sigmoid(shared_gate . x[t]); shared_gate: [n] (a 1-output projection).
+      MatMul(kr, pool, matmul, w.shared_gate, x, n, s.shared_gate.data(), 1);
+      for (int64_t t = 0; t < n; ++t) {
+        const float g = 1.0f / (1.0f + std::exp(-s.shared_gate[t]));
+        for (int64_t i = 0; i < D; ++i) y[t * D + i] *= g;
+      }
+    }
   } else {
     std::fill(y, y + n * D, 0.0f);
   }

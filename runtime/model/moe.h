@@ -1,6 +1,7 @@
-// Mixture-of-experts MLP (Qwen3-MoE, Mixtral, DeepSeek-V2/V3): a router
+// Mixture-of-experts MLP (Qwen3-MoE, Qwen2-MoE, Mixtral, DeepSeek-V2/V3): a router
 // picks k of E experts per token, and the layer's output is the weighted sum
-// of those experts' SwiGLU MLPs, plus shared experts when the model has them.
+// of those experts' SwiGLU MLPs, plus shared experts when the model has them
+// (Qwen2-MoE scales its shared expert by a per-token sigmoid gate).
 //
 // Decode reads only the chosen experts' weights. Prefill groups the batch's
 // tokens by expert, so each chosen expert's matrices are read once per batch
@@ -31,6 +32,7 @@ struct MoeScratch {
   std::vector<float> x_gathered;      // [max_batch][hidden]
   std::vector<float> gate, up;        // [max_batch][max(moe_inter, shared_inter)]
   std::vector<float> y_expert;        // [max_batch][hidden]
+  std::vector<float> shared_gate;     // [max_batch] Qwen2-MoE: shared_expert_gate . x
   void Reserve(const ModelConfig& config, int64_t max_batch);
   // Largest activation width a MatMul inside MoeForward sees (for MatMulScratch::Reserve).
   static int64_t MaxMatMulCols(const ModelConfig& config);
@@ -51,7 +53,9 @@ constexpr int64_t kMaxExpertGroups = 64;
 // Checks the routing fields RouteToken relies on; errors name the field.
 Status CheckMoeConfig(const ModelConfig& config, const std::string& where);
 
-// y[t] = sum_{e chosen for t} w_{t,e} * Expert_e(x[t]) + Shared(x[t]).  x, y: [n][hidden]; y is overwritten.
+// y[t] = sum_{e chosen for t} w_{t,e} * Expert_e(x[t]) + g_t * Shared(x[t]), with
+// g_t = sigmoid(shared_gate . x[t]) when the model has that gate (Qwen2-MoE), else 1.
+// x, y: [n][hidden]; y is overwritten.
 void MoeForward(const ModelConfig& config, const MoeWeights& w, const kernels::GemmKernels& kernels, ThreadPool& pool,
                 MatMulScratch& matmul, MoeScratch& scratch, const float* x, int64_t n, float* y);
 

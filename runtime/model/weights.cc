@@ -65,6 +65,7 @@ Status CheckLayerCount(const Artifact& artifact) {
 Matrix RowSlice(const Matrix& m, int64_t first_row, int64_t rows) {
   Matrix out = m;
   out.rows = rows;
+  out.xnnpack = nullptr;  // packed for the whole matrix, not for these rows
   out.bytes = m.rows > 0 ? m.bytes / static_cast<uint64_t>(m.rows) * static_cast<uint64_t>(rows) : 0;
   const uint8_t* data = static_cast<const uint8_t*>(m.data);
   const uint8_t* scales = static_cast<const uint8_t*>(m.scales);
@@ -111,20 +112,28 @@ Result<MoeWeights> BindMoe(const WeightBinder& b, const ModelConfig& c, const st
     KITE_ASSIGN_OR_RETURN(moe.experts[e], BindMlp(b, prefix + "experts." + std::to_string(e) + ".", D, F));
     moe.experts_bytes += moe.experts[e].bytes();
   }
-  if (c.num_shared_experts > 0) {
-    KITE_ASSIGN_OR_RETURN(moe.shared, BindMlp(b, prefix + "shared_experts.", D, F * c.num_shared_experts));
+  if (c.shared_expert_width() > 0) {
+    const std::string shared = prefix + (c.shared_expert_gate ? "shared_expert." : "shared_experts.");
+    KITE_ASSIGN_OR_RETURN(moe.shared, BindMlp(b, shared, D, static_cast<int64_t>(c.shared_expert_width())));
+  }
+  if (c.shared_expert_gate) {
+    if (c.shared_expert_width() == 0) {
+      return CorruptArtifact(path + ": config: shared_expert_gate is set but the shared expert has width 0");
+    }
+    KITE_ASSIGN_OR_RETURN(moe.shared_gate, b.MatrixNamed(prefix + "shared_expert_gate.weight", 1, D));
   }
   return moe;
 }
 
 uint64_t MoeBytesPerToken(const ModelConfig& c, const MoeWeights& moe) {
   const uint64_t routed = moe.experts.empty() ? 0 : moe.experts_bytes / moe.experts.size() * c.num_experts_per_tok;
-  return moe.router.bytes + routed + moe.shared.bytes() + (moe.score_bias != nullptr ? moe.experts.size() * 4 : 0);
+  return moe.router.bytes + routed + moe.shared.bytes() + moe.shared_gate.bytes + (moe.score_bias != nullptr ? moe.experts.size() * 4 : 0);
 }
 
 bool IsLlamaFamily(const std::string& a) {
   return a == "LlamaForCausalLM" || a == "Qwen2ForCausalLM" || a == "Qwen3ForCausalLM" ||
-         a == "Qwen3MoeForCausalLM" || a == "MistralForCausalLM" || a == "MixtralForCausalLM";
+         a == "Qwen3MoeForCausalLM" || a == "Qwen2MoeForCausalLM" || a == "MistralForCausalLM" ||
+         a == "MixtralForCausalLM";
 }
 
 Result<ModelWeights> BindLlamaFamilyWeights(const Artifact& artifact) {
@@ -132,7 +141,7 @@ Result<ModelWeights> BindLlamaFamilyWeights(const Artifact& artifact) {
   if (!IsLlamaFamily(c.architecture)) {
     return Unsupported(artifact.path() + ": architecture '" + c.architecture +
                        "' is not a Llama-family model (LlamaForCausalLM, MistralForCausalLM, MixtralForCausalLM, "
-                       "Qwen2ForCausalLM, Qwen3ForCausalLM, Qwen3MoeForCausalLM)");
+                       "Qwen2ForCausalLM, Qwen3ForCausalLM, Qwen3MoeForCausalLM, Qwen2MoeForCausalLM)");
   }
   if (c.hidden_act != "silu") return Unsupported(artifact.path() + ": hidden_act '" + c.hidden_act + "' (only silu)");
   const int64_t D = c.hidden_size, V = c.vocab_size, F = c.intermediate_size, H = c.num_heads, KV = c.num_kv_heads,
@@ -177,6 +186,9 @@ Result<ModelWeights> BindLlamaFamilyWeights(const Artifact& artifact) {
       KITE_ASSIGN_OR_RETURN(L.k_norm, b.VectorNamed(p + "self_attn.k_norm.weight", hd));
     }
     bytes += L.wq.bytes + L.wk.bytes + L.wv.bytes + L.wo.bytes + 2 * D * 4;
+    // Biases and QK-norm weights are read every token too (f32).
+    bytes += 4 * ((L.bq ? H * hd : 0) + (L.bk ? KV * hd : 0) + (L.bv ? KV * hd : 0) + (L.bo ? D : 0) +
+                  (L.q_norm ? hd : 0) + (L.k_norm ? hd : 0));
     L.sparse = c.layer_is_moe(i);
     if (L.sparse) {
       KITE_ASSIGN_OR_RETURN(L.moe, BindMoe(b, c, p + "mlp."));
@@ -189,7 +201,7 @@ Result<ModelWeights> BindLlamaFamilyWeights(const Artifact& artifact) {
     KITE_ASSIGN_OR_RETURN(L.b_gate, b.VectorNamed(p + "mlp.gate_proj.bias", F, c.mlp_bias));
     KITE_ASSIGN_OR_RETURN(L.b_up, b.VectorNamed(p + "mlp.up_proj.bias", F, c.mlp_bias));
     KITE_ASSIGN_OR_RETURN(L.b_down, b.VectorNamed(p + "mlp.down_proj.bias", D, c.mlp_bias));
-    bytes += L.gate.bytes + L.up.bytes + L.down.bytes;
+    bytes += L.gate.bytes + L.up.bytes + L.down.bytes + 4 * ((L.b_gate ? 2 * F : 0) + (L.b_down ? D : 0));
   }
   w.weight_bytes_per_token = bytes;
   return w;

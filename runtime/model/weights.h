@@ -13,6 +13,8 @@
 
 namespace kite {
 
+class XnnpackMatrix;  // runtime/backend/xnnpack/xnnpack_matmul.h
+
 // A weight matrix [rows = out, cols = in] in any stored dtype.
 struct Matrix {
   DType dtype = DType::kF32;
@@ -22,6 +24,9 @@ struct Matrix {
   int64_t cols = 0;
   int64_t group_size = 0;
   uint64_t bytes = 0;  // data + scales, as read by one full product
+  // f32/f16 only: the same matrix packed by XNNPACK for prefill (owned by the Engine, output row
+  // stride = rows), or null. MatMul takes it when the shape rule says so.
+  const XnnpackMatrix* xnnpack = nullptr;
   bool present() const { return data != nullptr; }
 };
 
@@ -40,7 +45,8 @@ struct MoeWeights {
   Matrix router;                       // [num_experts, hidden]
   const float* score_bias = nullptr;   // [num_experts] DeepSeek-V3 e_score_correction_bias (selection only)
   std::vector<MlpWeights> experts;     // [num_experts], each moe_intermediate_size wide
-  MlpWeights shared;                   // DeepSeek shared experts (one MLP); absent when !shared.gate.present()
+  MlpWeights shared;                   // shared experts (one MLP); absent when !shared.gate.present()
+  Matrix shared_gate;                  // [1, hidden] Qwen2-MoE: shared output x sigmoid(shared_gate . x); or absent
   uint64_t experts_bytes = 0;          // all routed experts together
 };
 
@@ -93,9 +99,11 @@ Status CheckLayerCount(const Artifact& artifact);
 // Binds `prefix`{gate,up,down}_proj.weight of an MLP `inter` wide.
 Result<MlpWeights> BindMlp(const WeightBinder& b, const std::string& prefix, int64_t hidden, int64_t inter);
 // Binds a sparse MLP at `prefix` ("model.layers.3.mlp."): gate.weight (router),
-// experts.{e}.{gate,up,down}_proj.weight, and shared_experts.* when the config has them.
+// experts.{e}.{gate,up,down}_proj.weight, and the shared expert when the config has one:
+// DeepSeek's shared_experts.*, or Qwen2-MoE's shared_expert.* with shared_expert_gate.weight.
 Result<MoeWeights> BindMoe(const WeightBinder& b, const ModelConfig& config, const std::string& prefix);
-// Bytes one token reads from a sparse layer: router, k routed experts (the average expert), shared experts.
+// Bytes one token reads from a sparse layer: router, k routed experts (the average expert), shared
+// experts and their gate.
 uint64_t MoeBytesPerToken(const ModelConfig& config, const MoeWeights& moe);
 
 // Finds every tensor the architecture needs, checks its shape against the config,
@@ -103,7 +111,7 @@ uint64_t MoeBytesPerToken(const ModelConfig& config, const MoeWeights& moe);
 Result<ModelWeights> BindLlamaFamilyWeights(const Artifact& artifact);
 
 // The architectures BindLlamaFamilyWeights and LlamaModel run: Llama, Mistral, Qwen2, Qwen3,
-// and the sparse Qwen3-MoE and Mixtral (same attention; converter maps Mixtral's names).
+// and the sparse Qwen3-MoE, Qwen2-MoE and Mixtral (same attention; converter maps Mixtral's names).
 bool IsLlamaFamily(const std::string& architecture);
 
 }  // namespace kite

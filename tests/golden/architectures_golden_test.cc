@@ -61,6 +61,7 @@ double CheckCase(Engine& engine, const ArchCase& c, double tolerance, int64_t ma
   EXPECT_EQ(static_cast<int64_t>(c.logits.size()), rows * vocab);
   if (static_cast<int64_t>(c.logits.size()) != rows * vocab) return 1e9;
   SessionOptions so;
+  so.kv_format = kernels::KvFormat::kF32;  // the references are f32 math; kv_format_test covers f16/q8
   so.n_threads = 2;
   so.max_batch = max_batch;
   so.context_tokens = rows + 1;  // generation needs prompt + 16 <= rows; GPT-2 allows only 64
@@ -161,6 +162,7 @@ TEST(Gpt2OnnxRuntimeGenAi, GreedyAndSampledLogits) {
     std::vector<int32_t> expected_sequence = IdsOf(golden["gold_greedy_sequences"][b]);
     const std::vector<float> want = ReadF32(dir + jc["logits_file"].get<std::string>());
     SessionOptions so;
+    so.kv_format = kernels::KvFormat::kF32;  // the references are f32 math; kv_format_test covers f16/q8
     so.n_threads = 2;
     so.context_tokens = 16;
     auto session = Session::Create(*engine, so);

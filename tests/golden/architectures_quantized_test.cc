@@ -47,6 +47,7 @@ TEST_P(ArchitectureQuantized, StaysCloseToF32Reference) {
     const int64_t rows = static_cast<int64_t>(ids.size());
     ASSERT_EQ(static_cast<int64_t>(want.size()), rows * vocab);
     SessionOptions so;
+    so.kv_format = kernels::KvFormat::kF32;  // the references are f32 math; kv_format_test covers f16/q8
     so.n_threads = 2;
     so.context_tokens = rows;
     auto session = Session::Create(*engine, so);

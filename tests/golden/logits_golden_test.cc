@@ -91,6 +91,7 @@ TEST_P(LogitsGolden, MatchesReference) {
 
       // 1. Prefill of the whole sequence in one call (batches of 8 exercise chunking).
       SessionOptions so;
+      so.kv_format = kernels::KvFormat::kF32;  // the references are f32 math; kv_format_test covers f16/q8
       so.n_threads = 2;
       so.max_batch = 8;
       so.context_tokens = rows + static_cast<int64_t>(c.greedy_ids.size()) + 1;

@@ -82,6 +82,7 @@ TEST_P(QuantizedGolden, StaysCloseToF32Reference) {
   for (const Row& r : ReferenceRows(q.model)) {
     const int64_t rows = static_cast<int64_t>(r.ids.size());
     SessionOptions so;
+    so.kv_format = kernels::KvFormat::kF32;  // the references are f32 math; kv_format_test covers f16/q8
     so.n_threads = 2;
     so.context_tokens = rows;
     auto session = Session::Create(*engine, so);
@@ -152,6 +153,7 @@ TEST(QuantizedKernelParity, BestKernelsMatchReferenceKernels) {
       for (auto* out : {&a, &b}) {
         Engine& e = out == &a ? *best : *reference;
         SessionOptions so;
+        so.kv_format = kernels::KvFormat::kF32;  // the references are f32 math; kv_format_test covers f16/q8
         so.n_threads = 2;
         so.context_tokens = rows;
         auto session = Session::Create(e, so);

@@ -16,6 +16,12 @@ void MatMulScratch::Reserve(int64_t max_m, int64_t max_k) {
 
 void MatMul(const kernels::GemmKernels& k, ThreadPool& pool, MatMulScratch& scratch, const Matrix& w, const float* x,
             int64_t m, float* y, int64_t ldy) {
+  // Prefill of a packed f32/f16 matrix: XNNPACK when its rule picks this shape (it returns false,
+  // and Kite's kernels below run, when not; also on an XNNPACK error, overwriting all of y).
+  if (m >= 2 && w.xnnpack != nullptr && w.xnnpack->n() == w.rows && w.xnnpack->k() == w.cols &&
+      XnnpackMatMul(w.xnnpack, k, pool, x, m, y, ldy)) {
+    return;
+  }
   kernels::GemmArgs base;
   base.m = m;
   base.k = w.cols;

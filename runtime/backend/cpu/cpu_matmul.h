@@ -1,12 +1,15 @@
 // Y = X W^T on the CPU for any stored weight dtype, split across the thread
 // pool by output columns. Quantized weights get their activations quantized
-// once per call into caller-provided scratch (no allocation per step).
+// once per call into caller-provided scratch (no allocation per step). f32/f16
+// matrices that the Engine packed for XNNPACK (Matrix::xnnpack) go through
+// XNNPACK for the prefill shapes its rule picks (m >= 2 only; decode never).
 #pragma once
 
 #include <cstdint>
 #include <vector>
 
 #include "kernels/gemm.h"
+#include "runtime/backend/xnnpack/xnnpack_matmul.h"
 #include "runtime/core/thread_pool.h"
 #include "runtime/model/weights.h"
 
@@ -19,7 +22,12 @@ struct MatMulScratch {
   void Reserve(int64_t max_m, int64_t max_k);
 };
 
-// x: [m][w.cols] f32, y: [m][ldy] with columns [0, w.rows) written.
+// Floats the buffer holding x must have readable past its last row: XNNPACK's kernels may over-read
+// that far (never write). Models size their MatMul input buffers [max_batch][cols] + this.
+constexpr int64_t kMatMulInputPadFloats = kXnnpackExtraBytes / sizeof(float);
+
+// x: [m][w.cols] f32 (followed by kMatMulInputPadFloats readable floats when w.xnnpack is set),
+// y: [m][ldy] with columns [0, w.rows) written.
 void MatMul(const kernels::GemmKernels& kernels, ThreadPool& pool, MatMulScratch& scratch, const Matrix& w,
             const float* x, int64_t m, float* y, int64_t ldy);
 

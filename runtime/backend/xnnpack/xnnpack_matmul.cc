@@ -15,10 +15,6 @@ static_assert(XNN_EXTRA_BYTES == kite::kXnnpackExtraBytes, "xnnpack.h changed it
 namespace kite {
 namespace {
 
-// XNNPACK's f32 GEMM kernels pack weights in tiles of 16 output columns on x86 and 8 or 16 on
-// aarch64: slice boundaries on multiples of 16 waste no packing padding.
-constexpr int64_t kSliceAlign = 16;
-
 std::string Where(int64_t n, int64_t k) { return "XNNPACK matrix " + std::to_string(n) + "x" + std::to_string(k); }
 
 }  // namespace
@@ -44,20 +40,24 @@ bool XnnpackWorthPacking(XnnpackWeights type, int64_t n, int64_t k, const kernel
 
 #if KITE_HAVE_XNNPACK
 
+// XNNPACK's f32 GEMM kernels pack weights in tiles of 16 output columns on x86 and 8 or 16 on
+// aarch64: slice boundaries on multiples of 16 waste no packing padding.
+constexpr int64_t kSliceAlign = 16;
+
 bool XnnpackAvailable() {
   static const bool available = xnn_initialize(nullptr) == xnn_status_success;  // once, thread-safe
   return available;
 }
 
 Result<std::unique_ptr<XnnpackMatrix>> XnnpackMatrix::Create(XnnpackWeights type, const void* w, int64_t n,
-                                                             int64_t k, int64_t ldy, int slices) {
+                                                             int64_t k, int64_t ldy, int slices, XnnpackRule rule) {
   if (w == nullptr || n <= 0 || k <= 0 || ldy < n || slices < 1 || slices > n) {
     return InvalidArgument(Where(n, k) + ": bad shape (ldy " + std::to_string(ldy) + ", " + std::to_string(slices) +
                            " slices)");
   }
   if (!XnnpackAvailable()) return Unsupported(Where(n, k) + ": xnn_initialize failed on this CPU");
   std::unique_ptr<XnnpackMatrix> m(new XnnpackMatrix());
-  m->type_ = type, m->n_ = n, m->k_ = k, m->ldy_ = ldy;
+  m->type_ = type, m->rule_ = rule, m->n_ = n, m->k_ = k, m->ldy_ = ldy;
   std::vector<float> widened;  // one slice of f16 weights as f32, freed when packing ends
   for (int s = 0; s < slices; ++s) {
     Slice slice;
@@ -114,12 +114,18 @@ Status XnnpackMatrix::RunSlice(int s, const float* x, int64_t m, float* y) const
 
 bool XnnpackMatMul(const XnnpackMatrix* w, const kernels::GemmKernels& kite, ThreadPool& pool, const float* x,
                    int64_t m, float* y, int64_t ldy) {
-  if (w == nullptr || m <= 0 || ldy != w->ldy() || !XnnpackPreferred(w->type(), m, w->n(), w->k(), kite)) {
-    return false;
-  }
+  if (w == nullptr || m <= 0 || ldy != w->ldy()) return false;
+  const bool take = w->rule() == XnnpackRule::kAlways ? m >= 2 : XnnpackPreferred(w->type(), m, w->n(), w->k(), kite);
+  if (!take) return false;
+  // Another session is running this matrix: its operators are busy, Kite's kernels are not.
+  std::unique_lock<std::mutex> lock(w->busy_, std::try_to_lock);
+  if (!lock.owns_lock()) return false;
+  w->products_.fetch_add(1, std::memory_order_relaxed);
   std::atomic<bool> ok{true};
-  pool.Run([&](int thread, int threads) {
-    for (int s = thread; s < w->slices(); s += threads) {
+  // Slot `slot` owns slices slot, slot + slots, ...: Run never runs a slot on two threads at once,
+  // so no operator (whose setup writes its state) is ever shared by two threads.
+  pool.Run([&](int slot, int slots) {
+    for (int s = slot; s < w->slices(); s += slots) {
       if (!w->RunSlice(s, x, m, y).ok()) ok.store(false, std::memory_order_relaxed);
     }
   });
@@ -131,7 +137,7 @@ bool XnnpackMatMul(const XnnpackMatrix* w, const kernels::GemmKernels& kite, Thr
 bool XnnpackAvailable() { return false; }
 
 Result<std::unique_ptr<XnnpackMatrix>> XnnpackMatrix::Create(XnnpackWeights, const void*, int64_t n, int64_t k,
-                                                             int64_t, int) {
+                                                             int64_t, int, XnnpackRule) {
   return Unsupported(Where(n, k) + ": this build has no XNNPACK (KITE_XNNPACK=OFF or libxnnpack-dev missing)");
 }
 

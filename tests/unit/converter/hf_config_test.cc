@@ -147,7 +147,7 @@ TEST(HfConfig, ClearErrorsNameTheField) {
   EXPECT_EQ(ErrorOf(R"({"architectures": ["MambaForCausalLM"]})"),
             "config.json: architectures[0] 'MambaForCausalLM' is not supported (supported: LlamaForCausalLM, "
             "Qwen2ForCausalLM, Qwen3ForCausalLM, Qwen3MoeForCausalLM, MistralForCausalLM, MixtralForCausalLM, "
-            "GPT2LMHeadModel, Gemma3ForCausalLM, DeepseekV2ForCausalLM, DeepseekV3ForCausalLM)");
+            "GPT2LMHeadModel, Gemma3ForCausalLM, DeepseekV2ForCausalLM, DeepseekV3ForCausalLM, Qwen2MoeForCausalLM)");
   EXPECT_EQ(ErrorOf("{}"), "config.json: missing field 'architectures'");
   EXPECT_EQ(ErrorOf("[1, 2]"), "config.json: not a JSON object");
   EXPECT_EQ(ErrorOf("{not json"), "config.json: not a JSON object");
@@ -172,13 +172,71 @@ TEST(HfConfig, ClearErrorsNameTheField) {
   EXPECT_NE(ErrorOf(no_head_dim).find("60 is not a multiple of num_attention_heads 8"), std::string::npos);
   EXPECT_NE(ErrorOf(R"({"architectures": ["Qwen2ForCausalLM"], "vocab_size": 100, "hidden_size": 64,
                         "intermediate_size": 128, "num_hidden_layers": 2, "num_attention_heads": 4,
-                        "use_sliding_window": true})")
-                .find("'use_sliding_window' is true"),
+                        "use_sliding_window": true, "sliding_window": 0, "max_window_layers": 1})")
+                .find("'sliding_window' must be positive"),
             std::string::npos);
   EXPECT_NE(ErrorOf(R"({"architectures": ["Qwen3ForCausalLM"], "vocab_size": 100, "hidden_size": 64,
                         "intermediate_size": 128, "num_hidden_layers": 2, "num_attention_heads": 4,
-                        "layer_types": ["full_attention", "sliding_attention"]})")
-                .find("'layer_types' contains \"sliding_attention\""),
+                        "layer_types": ["full_attention", "windowed"]})")
+                .find("'layer_types' contains \"windowed\""),
+            std::string::npos);
+}
+
+// Qwen2/Qwen3 sliding windows, decided per layer as the config classes do (kite_ref.py's
+// _layer_is_sliding): layer_types when given, else use_sliding_window with layers >= max_window_layers.
+TEST(HfConfig, QwenSlidingWindowLayers) {
+  const std::string head = R"({"architectures": ["Qwen2ForCausalLM"], "vocab_size": 100, "hidden_size": 64,
+                               "intermediate_size": 128, "num_hidden_layers": 4, "num_attention_heads": 4, )";
+  auto on = ParseHfConfig(head + R"("use_sliding_window": true, "sliding_window": 5, "max_window_layers": 2})", "c");
+  ASSERT_TRUE(on.ok()) << on.status().ToString();
+  EXPECT_EQ(on->sliding_window, 5u);
+  EXPECT_EQ(on->sliding_layers, (std::vector<uint8_t>{0, 0, 1, 1}));
+  // Off, or no window, or every layer below max_window_layers: a plain full-attention model.
+  for (const char* tail : {R"("use_sliding_window": false, "sliding_window": 5, "max_window_layers": 0})",
+                           R"("use_sliding_window": true, "sliding_window": null, "max_window_layers": 0})",
+                           R"("use_sliding_window": true, "sliding_window": 5})"}) {  // default max_window_layers 28
+    auto off = ParseHfConfig(head + tail, "c");
+    ASSERT_TRUE(off.ok()) << off.status().ToString();
+    EXPECT_TRUE(off->sliding_layers.empty()) << tail;
+  }
+  // layer_types wins over use_sliding_window.
+  auto types = ParseHfConfig(head + R"("use_sliding_window": false, "sliding_window": 3, "layer_types":
+      ["sliding_attention", "full_attention", "sliding_attention", "full_attention"]})", "c");
+  ASSERT_TRUE(types.ok()) << types.status().ToString();
+  EXPECT_EQ(types->sliding_window, 3u);
+  EXPECT_EQ(types->sliding_layers, (std::vector<uint8_t>{1, 0, 1, 0}));
+}
+
+// Qwen2-MoE: Qwen2MoeConfig's defaults, the sparse-layer rule, the gated shared expert.
+TEST(HfConfig, Qwen2MoeFieldsAndDefaults) {
+  auto d = ParseHfConfig(R"({"architectures": ["Qwen2MoeForCausalLM"], "vocab_size": 100, "hidden_size": 64,
+                             "intermediate_size": 128, "num_hidden_layers": 4, "num_attention_heads": 4})", "c");
+  ASSERT_TRUE(d.ok()) << d.status().ToString();
+  EXPECT_EQ(d->num_experts, 60u);
+  EXPECT_EQ(d->num_experts_per_tok, 4u);
+  EXPECT_EQ(d->moe_intermediate_size, 1408u);
+  EXPECT_EQ(d->shared_expert_intermediate_size, 5632u);
+  EXPECT_EQ(d->num_shared_experts, 1u);
+  EXPECT_TRUE(d->shared_expert_gate);
+  EXPECT_FALSE(d->norm_topk_prob);
+  EXPECT_TRUE(d->attention_bias);
+  EXPECT_FALSE(d->attention_out_bias);
+  EXPECT_FALSE(d->qk_norm);
+  EXPECT_EQ(d->moe_layers, (std::vector<uint8_t>{1, 1, 1, 1}));
+  auto s = ParseHfConfig(R"({"architectures": ["Qwen2MoeForCausalLM"], "vocab_size": 100, "hidden_size": 64,
+                             "intermediate_size": 128, "num_hidden_layers": 6, "num_attention_heads": 4,
+                             "decoder_sparse_step": 2, "mlp_only_layers": [3], "norm_topk_prob": true,
+                             "num_experts": 8, "num_experts_per_tok": 2, "moe_intermediate_size": 32,
+                             "shared_expert_intermediate_size": 48, "qkv_bias": false})", "c");
+  ASSERT_TRUE(s.ok()) << s.status().ToString();
+  EXPECT_EQ(s->moe_layers, (std::vector<uint8_t>{0, 1, 0, 0, 0, 1}));  // (i + 1) % 2 == 0, not layer 3
+  EXPECT_TRUE(s->norm_topk_prob);
+  EXPECT_FALSE(s->attention_bias);
+  EXPECT_EQ(s->shared_expert_width(), 48u);
+  EXPECT_NE(ErrorOf(R"({"architectures": ["Qwen2MoeForCausalLM"], "vocab_size": 100, "hidden_size": 64,
+                        "intermediate_size": 128, "num_hidden_layers": 2, "num_attention_heads": 4,
+                        "num_experts": 4, "num_experts_per_tok": 5})")
+                .find("'num_experts_per_tok' is 5"),
             std::string::npos);
 }
 

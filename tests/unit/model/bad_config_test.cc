@@ -66,6 +66,8 @@ TEST(NewConfigFields, RoundTripThroughTheHeader) {
     c.moe_topk_group = 2;
     c.norm_topk_prob = true;
     c.routed_scaling_factor = 2.5f;
+    c.shared_expert_intermediate_size = 96;  // Qwen2-MoE fields (appended to the schema last)
+    c.shared_expert_gate = true;
   });
   auto a = Artifact::Open(path);
   ASSERT_TRUE(a.ok()) << a.status().ToString();
@@ -93,6 +95,8 @@ TEST(NewConfigFields, RoundTripThroughTheHeader) {
   EXPECT_EQ(c.qk_nope_head_dim, 16u);
   EXPECT_EQ(c.qk_rope_head_dim, 8u);
   EXPECT_EQ(c.v_head_dim, 12u);
+  EXPECT_EQ(c.shared_expert_intermediate_size, 96u);
+  EXPECT_TRUE(c.shared_expert_gate);
   // An artifact without these fields (a Llama conversion) reads them as "not used".
   auto llama = Artifact::Open(ConvertDir(SharedPath("models/random/llama"), "fields_llama"));
   ASSERT_TRUE(llama.ok());
@@ -100,6 +104,8 @@ TEST(NewConfigFields, RoundTripThroughTheHeader) {
   EXPECT_TRUE((*llama)->config().moe_layers.empty());
   EXPECT_EQ((*llama)->config().kv_lora_rank, 0u);
   EXPECT_EQ((*llama)->config().moe_scoring, "softmax");
+  EXPECT_EQ((*llama)->config().shared_expert_intermediate_size, 0u);
+  EXPECT_FALSE((*llama)->config().shared_expert_gate);
 }
 
 struct BadCase {

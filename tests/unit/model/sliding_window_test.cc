@@ -61,8 +61,11 @@ void ExpectRingEqualsFullCache(const Engine& engine, int64_t window, int64_t len
       EXPECT_LT(ring->kv_cache_bytes(), full->kv_cache_bytes());
       const std::vector<float> a = RunAll(model, *ring, pool, ids, chunk);
       const std::vector<float> b = RunAll(model, *full, pool, ids, chunk);
-      // Same keys in the same order: the ring's only difference is where rows live.
-      EXPECT_EQ(MaxAbsDiff(a, b), 0.0);
+      // Same keys in the same order; the only difference is where rows live, but the attention
+      // kernels cut their key tiles at the ring's end, which regroups the online-softmax sums:
+      // f32 rounding of logits of magnitude ~1-10 (observed <= 7.4e-6), far below the 1e-3 a
+      // wrong or missing key would cause.
+      EXPECT_LE(MaxAbsDiff(a, b), 1e-4);
       if (first_full.empty()) first_full = b;
       // Other batchings change only the matrix kernels' blocking: f32 rounding.
       EXPECT_LE(MaxAbsDiff(b, first_full), 1e-4);
