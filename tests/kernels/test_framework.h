@@ -73,6 +73,23 @@ struct ReturnAfter {
   void operator=(const Failure&) {}
 };
 
+// GTEST_SKIP() << why: prints the reason and ends the test (it counts as passed).
+class Skip {
+ public:
+  ~Skip() { std::printf("    skipped: %s\n", stream_.str().c_str()); }
+  template <class T>
+  Skip& operator<<(const T& v) {
+    stream_ << v;
+    return *this;
+  }
+
+ private:
+  std::ostringstream stream_;
+};
+struct ReturnAfterSkip {
+  void operator=(const Skip&) {}
+};
+
 class ScopedTrace {
  public:
   ScopedTrace(const char* file, int line, const std::string& message) {
@@ -84,11 +101,34 @@ class ScopedTrace {
 template <class T>
 std::string ToString(const T& v) {
   std::ostringstream s;
-  s << Printable(v);
+  if constexpr (std::is_enum<T>::value) {
+    s << static_cast<long long>(v);  // enum classes (status codes) print as their number
+  } else {
+    s << Printable(v);
+  }
   return s.str();
 }
 
+// testing::Message, for SCOPED_TRACE(::testing::Message() << ...).
+class Message {
+ public:
+  template <class T>
+  Message& operator<<(const T& v) {
+    stream_ << Printable(v);
+    return *this;
+  }
+  std::string str() const { return stream_.str(); }
+
+ private:
+  std::ostringstream stream_;
+};
+inline std::string ToString(const Message& m) { return m.str(); }
+
 }  // namespace kite_mini
+
+namespace testing {
+using Message = ::kite_mini::Message;
+}  // namespace testing
 
 #define KITE_MINI_CAT2(a, b) a##b
 #define KITE_MINI_CAT(a, b) KITE_MINI_CAT2(a, b)
@@ -117,6 +157,9 @@ std::string ToString(const T& v) {
 
 #define KITE_MINI_RETURN return ::kite_mini::ReturnAfter() =
 
+#define ADD_FAILURE() ::kite_mini::Failure(__FILE__, __LINE__, "failure")
+#define GTEST_SKIP() return ::kite_mini::ReturnAfterSkip() = ::kite_mini::Skip()
+
 #define EXPECT_TRUE(c) KITE_MINI_CHECK((c), "expected true: " #c, )
 #define EXPECT_FALSE(c) KITE_MINI_CHECK(!(c), "expected false: " #c, )
 #define EXPECT_EQ(a, b) KITE_MINI_BINARY(a, ==, b, )
@@ -129,6 +172,7 @@ std::string ToString(const T& v) {
   KITE_MINI_CHECK(std::fabs((a) - (b)) <= (tol), "expected |" #a " - " #b "| <= " #tol, )           \
       << " (" << (a) << " vs " << (b) << ", tolerance " << (tol) << ") "
 #define ASSERT_TRUE(c) KITE_MINI_CHECK((c), "expected true: " #c, KITE_MINI_RETURN)
+#define ASSERT_FALSE(c) KITE_MINI_CHECK(!(c), "expected false: " #c, KITE_MINI_RETURN)
 #define ASSERT_EQ(a, b) KITE_MINI_BINARY(a, ==, b, KITE_MINI_RETURN)
 #define ASSERT_LE(a, b) KITE_MINI_BINARY(a, <=, b, KITE_MINI_RETURN)
 #define ASSERT_GE(a, b) KITE_MINI_BINARY(a, >=, b, KITE_MINI_RETURN)

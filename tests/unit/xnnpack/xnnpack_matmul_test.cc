@@ -2,7 +2,6 @@
 // weights: f32 and f16 (widened exactly, so both sides multiply the same values), column slices,
 // output strides, the thread-pool entry point and its rule, bad arguments. Without XNNPACK in the
 // build, only the deferring behaviour is checked.
-#include <gtest/gtest.h>
 
 #include <cmath>
 #include <cstring>
@@ -12,6 +11,8 @@
 #include "kernels/gemm.h"
 #include "kernels/quantize.h"
 #include "runtime/backend/xnnpack/xnnpack_matmul.h"
+// GoogleTest, or its stand-in in the aarch64 cross build (tests/kernels_only, with an arm64 XNNPACK).
+#include "tests/kernels/test_framework.h"
 
 namespace kite {
 namespace {
