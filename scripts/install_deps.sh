@@ -5,6 +5,8 @@ PACKAGES=(
   build-essential cmake ninja-build pkg-config clang libclang-rt-14-dev
   libflatbuffers-dev flatbuffers-compiler nlohmann-json3-dev libpcre2-dev libutf8proc-dev libxxhash-dev
   libgtest-dev libbenchmark-dev python3-numpy libxnnpack-dev libpthreadpool-dev libcpuinfo-dev
+  emscripten  # the wasm build (platforms/wasm); its tests run under the installed node
+  chromium    # browser end-to-end tests and benchmarks (tests/browser, benchmarks/web), driven by npm playwright-core
 )
 if [[ "${KITE_CROSS:-1}" == "1" ]]; then
   PACKAGES+=(g++-aarch64-linux-gnu qemu-user)

@@ -4,7 +4,8 @@
 # UndefinedBehaviorSanitizer, fuzzes the artifact loader for a short time and
 # runs the NEON kernel tests under qemu. Exits non-zero on the first failure.
 #
-# KITE_TEST_QUICK=1 skips the sanitizer, fuzz and aarch64 stages.
+# KITE_TEST_QUICK=1 skips the sanitizer, fuzz and aarch64 stages; KITE_TEST_BROWSER=0 the browser stage;
+# KITE_TEST_WASM=0 the wasm build and its node tests.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export KITE_SHARED_DIR="${KITE_SHARED_DIR:-$(cd .. && pwd)/shared}"
@@ -25,6 +26,24 @@ cmake --build build-test -j "$JOBS"
 
 stage "tests"
 ctest --test-dir build-test --output-on-failure -j "$JOBS" --timeout 900
+
+if [[ "${KITE_TEST_WASM:-1}" == "1" ]]; then
+  # Single-threaded module only (build-wasm-mt is the same code with pthreads; see platforms/wasm/README.md).
+  # The node tests read the artifacts the native kite-convert of build-test writes.
+  stage "wasm build (emscripten) + node tests: tokenizer, templates, kernels, logits parity"
+  cmake -S . -B build-test-wasm -G Ninja -DCMAKE_TOOLCHAIN_FILE=platforms/toolchains/emscripten.cmake \
+    -DKITE_SHARED_DIR="$KITE_SHARED_DIR" -DKITE_WASM_CONVERTER="$PWD/build-test/kite-convert" >/dev/null
+  cmake --build build-test-wasm -j "$JOBS"
+  ctest --test-dir build-test-wasm --output-on-failure -j "$JOBS" --timeout 600
+fi
+
+if [[ "${KITE_TEST_BROWSER:-1}" == "1" ]]; then
+  stage "browser end-to-end tests (Chromium + playwright-core: demo, API, WebGPU parity)"
+  # Reuses build-test-wasm from the stage above; adds the pthreads module (build-test-wasm-mt,
+  # kite_wasm_web only) so the worker's threads path is tested too (KITE_BROWSER_THREADS=0 skips it).
+  KITE_JOBS="$JOBS" KITE_BROWSER_OUT="$PWD/build-test/browser" KITE_WASM_BUILD="$PWD/build-test-wasm" \
+    KITE_WASM_MT_BUILD="$PWD/build-test-wasm-mt" ./tests/browser/run.sh build-test
+fi
 
 if [[ "${KITE_TEST_QUICK:-0}" != "1" ]]; then
   stage "tests under AddressSanitizer + UndefinedBehaviorSanitizer"

@@ -1,0 +1,156 @@
+// wasm vs native speed on the same .kite, in the same run: prefill of 128 tokens (pp128) and 128
+// single-token decode steps (tg128) with the method of `kite bench` (platforms/cli/cmd_bench.cc):
+// the same random prompt ids (same LCG and seeds), a fresh session per run, f16 KV cache, prompt
+// batches of 128, one untimed warm-up run, best of --reps. The wasm side goes through the module's
+// kite_wasm_* API (one-token kite_wasm_gen_prefill calls are the decode steps: a forward pass and
+// its logits, no sampling, like the native kite_session_eval loop).
+//
+// Usage:
+//   node benchmarks/wasm/bench.cjs --native build/kite --st build-wasm/platforms/wasm \
+//        [--mt build-wasm-mt/platforms/wasm] [--threads 2] [--reps 3] [--json out.json] model.kite...
+// Prints a table of tok/s and the wasm/native ratios (single-thread wasm vs native --threads 1,
+// multi-thread wasm vs native --threads N). Speed is reported, never asserted.
+'use strict';
+const fs = require('fs');
+const path = require('path');
+const { execFileSync } = require('child_process');
+const { loadKite } = require('../../tests/wasm/kite_node.cjs');
+
+function parseArgs(argv) {
+  const o = { reps: 3, threads: 2, models: [] };
+  for (let i = 0; i < argv.length; ++i) {
+    const a = argv[i];
+    if (a === '--native') o.native = argv[++i];
+    else if (a === '--st') o.st = argv[++i];
+    else if (a === '--mt') o.mt = argv[++i];
+    else if (a === '--threads') o.threads = Number(argv[++i]);
+    else if (a === '--reps') o.reps = Number(argv[++i]);
+    else if (a === '--json') o.json = argv[++i];
+    else if (a === '--tests') o.tests = argv[++i];
+    else o.models.push(a);
+  }
+  if (!o.st || !o.models.length) {
+    console.error('usage: bench.cjs --native KITE --st WASM_DIR [--mt WASM_MT_DIR] [--threads N] [--reps R] model.kite...');
+    process.exit(2);
+  }
+  return o;
+}
+
+// cmd_bench.cc's RandomIds: a 64-bit LCG, ids in [3, vocab).
+function randomIds(n, vocab, seed) {
+  const ids = new Array(n);
+  let s = BigInt(seed);
+  const mask = (1n << 64n) - 1n;
+  for (let i = 0; i < n; ++i) {
+    s = (s * 6364136223846793005n + 1442695040888963407n) & mask;
+    ids[i] = Number(3n + (s >> 33n) % BigInt(Math.max(4, vocab - 3)));
+  }
+  return ids;
+}
+
+function timeWasm(engine, vocab, test, threads) {
+  const n = Number(test.slice(2));
+  const base = { threads, max_batch: 128, kv_format: 'f16' };
+  if (test.startsWith('pp')) {
+    const gen = engine.generation({ ...base, context: n });
+    const ids = randomIds(n, vocab, 1234 + n);
+    const start = performance.now();
+    gen.prefill(ids);
+    const ms = performance.now() - start;
+    gen.destroy();
+    return ms;
+  }
+  const gen = engine.generation({ ...base, context: n + 1 });
+  const ids = randomIds(n + 1, vocab, 99);
+  gen.prefill([ids[0]]);
+  const start = performance.now();
+  for (let i = 1; i <= n; ++i) gen.prefill([ids[i]]);
+  const ms = performance.now() - start;
+  gen.destroy();
+  return ms;
+}
+
+async function benchWasm(moduleDir, models, tests, threads, reps) {
+  const kite = await loadKite(moduleDir);
+  const results = {};
+  for (const model of models) {
+    const engine = kite.loadModel(fs.readFileSync(model));
+    const info = engine.info();
+    results[model] = { kernels: info.kernels };
+    for (const test of tests) {
+      let best = timeWasm(engine, info.config.vocab_size, test, threads);  // warm-up (untimed)
+      for (let r = 0; r < reps; ++r) {
+        const ms = timeWasm(engine, info.config.vocab_size, test, threads);
+        best = r === 0 ? ms : Math.min(best, ms);
+      }
+      results[model][test] = (Number(test.slice(2)) * 1000) / best;
+    }
+    engine.destroy();
+  }
+  return results;
+}
+
+function benchNative(kiteExe, model, tests, threads, reps) {
+  const out = execFileSync(kiteExe, ['bench', model, '--threads', String(threads), '--reps', String(reps), '--json',
+                                     '--tests', tests.join(',')], { encoding: 'utf8' });
+  const r = {};
+  for (const line of out.split('\n')) {
+    if (!line.trim().startsWith('{')) continue;
+    const j = JSON.parse(line);
+    r[j.test] = j.tok_s;
+  }
+  return r;
+}
+
+(async () => {
+  const o = parseArgs(process.argv.slice(2));
+  const tests = (o.tests || 'pp128,tg128').split(',');
+  const report = { machine: { cpus: require('os').cpus().length, cpu: require('os').cpus()[0].model,
+                              node: process.version }, threads: o.threads, reps: o.reps, models: {} };
+  // The single-thread module in this process; the pthreads module in a child process (one module per
+  // process keeps the two heaps and worker pools apart), which reports its figures as JSON.
+  const child = Boolean(process.env.KITE_BENCH_CHILD);
+  const st = await benchWasm(o.st, o.models, tests, child ? o.threads : 1, o.reps);
+  if (child) {
+    process.stdout.write(JSON.stringify(st));
+    process.exit(0);
+  }
+  let mt = null;
+  if (o.mt) {
+    const out = execFileSync(process.execPath, [__filename, '--st', o.mt, '--threads', String(o.threads), '--reps',
+                                                String(o.reps), '--tests', tests.join(','), ...o.models],
+                             { encoding: 'utf8', env: { ...process.env, KITE_BENCH_CHILD: '1' } });
+    mt = JSON.parse(out.slice(out.indexOf('{')));
+  }
+  for (const model of o.models) {
+    const row = { wasm_st: st[model] };
+    if (mt) row.wasm_mt = mt[model];
+    if (o.native) {
+      row.native_1t = benchNative(o.native, model, tests, 1, o.reps);
+      if (mt) row['native_' + o.threads + 't'] = benchNative(o.native, model, tests, o.threads, o.reps);
+    }
+    report.models[path.basename(model)] = row;
+  }
+  const fmt = (v) => (v === undefined ? '-' : v.toFixed(1));
+  console.log('machine: ' + report.machine.cpu + ', ' + report.machine.cpus + ' logical CPUs, node ' + process.version);
+  for (const [name, row] of Object.entries(report.models)) {
+    console.log('\n' + name + ' (wasm kernels: ' + row.wasm_st.kernels + ')');
+    console.log('test     native-1t  wasm-1t  ratio' + (mt ? '   native-' + o.threads + 't  wasm-' + o.threads + 't  ratio' : ''));
+    for (const t of tests) {
+      const n1 = row.native_1t ? row.native_1t[t] : undefined;
+      let line = t.padEnd(8) + fmt(n1).padStart(10) + fmt(row.wasm_st[t]).padStart(9) +
+                 (n1 ? (row.wasm_st[t] / n1 * 100).toFixed(0).padStart(6) + '%' : '      -');
+      if (mt) {
+        const nt = row['native_' + o.threads + 't'] ? row['native_' + o.threads + 't'][t] : undefined;
+        line += fmt(nt).padStart(12) + fmt(row.wasm_mt[t]).padStart(9) +
+                (nt ? (row.wasm_mt[t] / nt * 100).toFixed(0).padStart(6) + '%' : '      -');
+      }
+      console.log(line);
+    }
+  }
+  if (o.json) fs.writeFileSync(o.json, JSON.stringify(report, null, 1));
+  process.exit(0);  // the pthreads module's workers would keep node alive
+})().catch((e) => {
+  console.error(e);
+  process.exit(1);
+});

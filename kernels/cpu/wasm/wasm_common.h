@@ -1,0 +1,43 @@
+// Helpers shared by the WebAssembly SIMD128 kernel files (static inline: one copy per file).
+#pragma once
+
+#include <wasm_simd128.h>
+
+#include <cstdint>
+
+#define KITE_WASM_INLINE static inline __attribute__((always_inline))
+
+namespace kite {
+namespace kernels {
+namespace wasm {
+
+// a0 + a1 + a2 + a3 as (a0 + a2) + (a1 + a3).
+KITE_WASM_INLINE float HorizontalSum(v128_t v) {
+  const v128_t sum2 = wasm_f32x4_add(v, wasm_i32x4_shuffle(v, v, 2, 3, 0, 1));
+  return wasm_f32x4_extract_lane(wasm_f32x4_add(sum2, wasm_i32x4_shuffle(sum2, sum2, 1, 0, 3, 2)), 0);
+}
+
+KITE_WASM_INLINE float HorizontalMax(v128_t v) {
+  const v128_t max2 = wasm_f32x4_max(v, wasm_i32x4_shuffle(v, v, 2, 3, 0, 1));
+  return wasm_f32x4_extract_lane(wasm_f32x4_max(max2, wasm_i32x4_shuffle(max2, max2, 1, 0, 3, 2)), 0);
+}
+
+// 4 IEEE halves (in the low 16 bits of each 32-bit lane) to f32, exactly: (exponent, mantissa) << 13
+// is the value / 2^112 as an f32 (subnormal halves included), and multiplying by 2^112 is exact;
+// Inf/NaN get the f32 all-ones exponent.
+KITE_WASM_INLINE v128_t HalfLanesToFloat(v128_t h) {
+  const v128_t magnitude = wasm_v128_and(h, wasm_i32x4_splat(0x7fff));
+  const v128_t sign = wasm_i32x4_shl(wasm_v128_and(h, wasm_i32x4_splat(0x8000)), 16);
+  const v128_t shifted = wasm_i32x4_shl(magnitude, 13);
+  v128_t f = wasm_f32x4_mul(shifted, wasm_f32x4_splat(5.192296858534828e+33f));
+  const v128_t inf_nan = wasm_i32x4_ge(magnitude, wasm_i32x4_splat(0x7c00));
+  f = wasm_v128_bitselect(wasm_v128_or(shifted, wasm_i32x4_splat(0x7f800000)), f, inf_nan);
+  return wasm_v128_or(f, sign);
+}
+
+// 4 halves at p to f32.
+KITE_WASM_INLINE v128_t LoadHalf4(const uint16_t* p) { return HalfLanesToFloat(wasm_u32x4_load16x4(p)); }
+
+}  // namespace wasm
+}  // namespace kernels
+}  // namespace kite
