@@ -1,0 +1,135 @@
+#!/usr/bin/env node
+// WebGPU backend tests in headless Chromium: serves the repository on 127.0.0.1 with
+// COOP/COEP (threads need crossOriginIsolated), opens tests/browser/webgpu/index.html
+// once per suite, prints every check and exits non-zero on any failure.
+//
+//   node tests/browser/webgpu/run.mjs [--suite ops,model,wasm] [--chromium /usr/bin/chromium]
+//        [--wasm-dir build-wasm/platforms/wasm] [--models-dir build-w3/webgpu-models] [--models a,b]
+//        [--require-wasm]   (fail instead of skipping the wasm suite when its inputs are missing)
+//
+// Suites: ops   per-op parity vs the JavaScript reference (always)
+//         model whole-model parity on random Llama/Qwen2/Qwen3/Mistral-shaped models in the
+//               wasm heap layout vs a JavaScript forward pass (always)
+//         wasm  WebGPU logits vs the wasm CPU engine on converted models (when the wasm build
+//               and the .kite files exist; skipped with a message otherwise)
+// Needs playwright-core (npm install in this folder) and Debian's chromium; downloads nothing.
+
+import http from 'node:http';
+import fs from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { createRequire } from 'node:module';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const root = path.resolve(here, '../../..');
+const args = process.argv.slice(2);
+const opt = (name, def) => {
+  const i = args.indexOf(`--${name}`);
+  return i >= 0 ? args[i + 1] : def;
+};
+const suites = opt('suite', 'ops,model,wasm').split(',');
+const chromiumPath = opt('chromium', process.env.CHROMIUM || '/usr/bin/chromium');
+const suiteTimeoutMs = Number(opt('timeout-ms', '150000'));
+// The wasm suite: the browser build of the runtime and the converted models (prepare_models.sh).
+const wasmDir = opt('wasm-dir', ['build-wasm/platforms/wasm', 'build-wasm-st/platforms/wasm'].find((d) => fs.existsSync(path.join(root, d, 'kite.mjs'))) || 'build-wasm/platforms/wasm');
+const modelsDir = opt('models-dir', 'build-w3/webgpu-models');
+const wasmModels = opt('models', 'stories260K-f32,stories260K-f16,stories260K-q8,stories260K-q4,stories260K-q4g64,random-llama-f32,random-qwen2-f32,random-qwen3-f32,random-qwen3-q8');
+const requireWasm = args.includes('--require-wasm');
+
+function loadPlaywright() {
+  const require = createRequire(import.meta.url);
+  for (const base of [here, path.join(root, 'web'), path.join(root, 'tests/browser')]) {
+    try {
+      return require(require.resolve('playwright-core', { paths: [base] }));
+    } catch { /* next */ }
+  }
+  console.error('playwright-core is not installed: run `npm install` in tests/browser/webgpu');
+  process.exit(2);
+}
+
+const MIME = { '.html': 'text/html', '.js': 'text/javascript', '.mjs': 'text/javascript', '.wasm': 'application/wasm',
+  '.wgsl': 'text/plain', '.json': 'application/json', '.kite': 'application/octet-stream', '.css': 'text/css' };
+
+function serve() {
+  const server = http.createServer((req, res) => {
+    const url = new URL(req.url, 'http://127.0.0.1');
+    const file = path.resolve(root, `.${decodeURIComponent(url.pathname)}`);
+    const headers = { 'Cross-Origin-Opener-Policy': 'same-origin', 'Cross-Origin-Embedder-Policy': 'require-corp',
+      'Cross-Origin-Resource-Policy': 'same-origin', 'Cache-Control': 'no-store' };
+    if (!file.startsWith(root) || !fs.existsSync(file) || !fs.statSync(file).isFile()) {
+      res.writeHead(404, headers);
+      res.end('not found');
+      return;
+    }
+    res.writeHead(200, { ...headers, 'Content-Type': MIME[path.extname(file)] || 'application/octet-stream' });
+    fs.createReadStream(file).pipe(res);
+  });
+  return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve(server)));
+}
+
+async function main() {
+  // The embedded copy of the shaders (web/src/webgpu/wgsl_sources.js) must match kernels/webgpu.
+  const { embeddedText } = await import(path.join(root, 'web/src/webgpu/embed_shaders.mjs'));
+  const embedded = path.join(root, 'web/src/webgpu/wgsl_sources.js');
+  if (!fs.existsSync(embedded) || fs.readFileSync(embedded, 'utf8') !== embeddedText()) {
+    console.log('FAIL web/src/webgpu/wgsl_sources.js is out of date: run node web/src/webgpu/embed_shaders.mjs');
+    process.exit(1);
+  }
+  const { chromium } = loadPlaywright();
+  if (!fs.existsSync(chromiumPath)) {
+    console.error(`Chromium not found at ${chromiumPath} (apt-get install chromium)`);
+    process.exit(2);
+  }
+  const server = await serve();
+  const base = `http://127.0.0.1:${server.address().port}`;
+  const browser = await chromium.launch({ executablePath: chromiumPath, headless: true,
+    args: ['--no-sandbox', '--enable-unsafe-webgpu', '--enable-features=Vulkan'] });
+  let failures = 0;
+  const started = Date.now();
+  try {
+    for (const suite of suites) {
+      const t0 = Date.now();
+      let query = `suite=${suite}`;
+      if (['wasm', 'bench'].includes(suite)) {
+        const missing = [path.join(wasmDir, 'kite.mjs'), ...wasmModels.split(',').map((m) => path.join(modelsDir, `${m}.kite`))]
+          .filter((f) => !fs.existsSync(path.resolve(root, f)));
+        if (missing.length) {
+          console.log(`== wasm: SKIPPED, missing ${missing.join(', ')} (build the wasm module; run prepare_models.sh)`);
+          if (requireWasm) failures += 1;
+          continue;
+        }
+        if (opt('activations')) query += `&activations=${opt('activations')}`;
+        if (opt('max-batch')) query += `&max_batch=${opt('max-batch')}`;
+        if (opt('prompt')) query += `&prompt=${opt('prompt')}&steps=${opt('steps', '4')}`;
+        query += `&wasm=/${wasmDir}/kite.mjs&models=/${modelsDir}&list=${wasmModels}`;
+      }
+      const page = await browser.newPage();
+      page.on('console', (m) => { if (m.type() === 'error') console.log(`  [console.error] ${m.text()}`); });
+      page.on('pageerror', (e) => console.log(`  [pageerror] ${e.message}`));
+      console.log(`== ${suite}`);
+      await page.goto(`${base}/tests/browser/webgpu/index.html?${query}`);
+      let r;
+      try {
+        await page.waitForFunction(() => globalThis.__kite && globalThis.__kite.done, null, { timeout: suiteTimeoutMs, polling: 250 });
+        r = await page.evaluate(() => globalThis.__kite);
+      } catch (e) {
+        r = await page.evaluate(() => globalThis.__kite || { lines: [] }).catch(() => ({ lines: [] }));
+        r = { ...r, failures: (r.failures || 0) + 1, lines: [...(r.lines || []), `FAIL ${suite}: timed out after ${suiteTimeoutMs} ms`] };
+      }
+      for (const line of r.lines) console.log(`  ${line}`);
+      console.log(`== ${suite}: ${r.checks ?? 0} checks, ${r.failures} failed (${((Date.now() - t0) / 1000).toFixed(1)} s)`);
+      failures += r.failures;
+      await page.close();
+    }
+  } finally {
+    await browser.close();
+    server.close();
+  }
+  console.log(`${failures ? 'FAILED' : 'PASSED'}: ${failures} failure(s) in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+  process.exit(failures ? 1 : 0);
+}
+
+main().catch((e) => {
+  console.error(e);
+  process.exit(1);
+});

@@ -1,0 +1,107 @@
+// Reads the engine's description (kite_wasm_engine_info_json) into what the WebGPU
+// graph needs: the config, and each tensor as views into the wasm heap.
+//
+// Tensor entries: {name, dtype: f32|f16|bf16|q8|q4, shape, ptr, bytes, scales_ptr,
+// scales_bytes, group_size}; ptr/scales_ptr are byte offsets into module.HEAPU8.
+
+import { rowBytes } from './weights.js';
+
+const LLAMA_FAMILY = new Set(['LlamaForCausalLM', 'MistralForCausalLM', 'Qwen2ForCausalLM', 'Qwen3ForCausalLM']);
+
+function pick(obj, names, fallback = undefined) {
+  for (const n of names) if (obj[n] !== undefined && obj[n] !== null) return obj[n];
+  return fallback;
+}
+
+/** The config fields the graph uses, with the names the C++ ModelConfig and HF use both accepted. */
+export function normalizeConfig(info) {
+  const c = info.config || info;
+  const cfg = {
+    architecture: info.architecture || c.architecture || '',
+    vocab_size: pick(c, ['vocab_size']),
+    hidden_size: pick(c, ['hidden_size']),
+    intermediate_size: pick(c, ['intermediate_size']),
+    num_layers: pick(c, ['num_layers', 'num_hidden_layers']),
+    num_heads: pick(c, ['num_heads', 'num_attention_heads']),
+    num_kv_heads: pick(c, ['num_kv_heads', 'num_key_value_heads']),
+    head_dim: pick(c, ['head_dim']),
+    rope_theta: pick(c, ['rope_theta'], 10000),
+    rope_scaling: pick(c, ['rope_scaling'], null),
+    max_position_embeddings: pick(c, ['max_position_embeddings'], 0),
+    norm_eps: pick(c, ['norm_eps', 'rms_norm_eps'], 1e-5),
+    tie_word_embeddings: Boolean(pick(c, ['tie_word_embeddings'], false)),
+    sliding_window: pick(c, ['sliding_window'], 0) || 0,
+    sliding_layers: pick(c, ['sliding_layers'], []) || [],
+    hidden_act: pick(c, ['hidden_act'], 'silu'),
+    num_experts: pick(c, ['num_experts'], 0) || 0,
+    moe_layers: pick(c, ['moe_layers'], []) || [],
+  };
+  if (!cfg.head_dim && cfg.hidden_size && cfg.num_heads) cfg.head_dim = cfg.hidden_size / cfg.num_heads;
+  return cfg;
+}
+
+/** Why the WebGPU graph cannot run this model, or '' when it can. */
+export function unsupportedReason(cfg) {
+  if (!LLAMA_FAMILY.has(cfg.architecture)) {
+    return `architecture '${cfg.architecture}' has no WebGPU graph (Llama, Mistral, Qwen2, Qwen3 do)`;
+  }
+  if (cfg.num_experts > 0 || cfg.moe_layers.some((x) => x)) return 'mixture-of-experts layers have no WebGPU graph';
+  if (cfg.hidden_act !== 'silu') return `hidden_act '${cfg.hidden_act}' (only silu)`;
+  for (const k of ['vocab_size', 'hidden_size', 'intermediate_size', 'num_layers', 'num_heads', 'num_kv_heads', 'head_dim']) {
+    if (!(cfg[k] > 0)) return `config.${k} is missing or not positive`;
+  }
+  if (cfg.num_heads % cfg.num_kv_heads) return 'num_heads is not a multiple of num_kv_heads';
+  if (cfg.head_dim % 2) return 'head_dim is odd';
+  if (cfg.head_dim > 512) return `head_dim ${cfg.head_dim} > 512`;
+  return '';
+}
+
+/** name -> tensor accessor over the heap. */
+export function tensorTable(module, info) {
+  const table = new Map();
+  for (const t of info.tensors || []) {
+    const entry = {
+      name: t.name,
+      dtype: t.dtype,
+      shape: t.shape,
+      groupSize: pick(t, ['group_size'], 0) || 0,
+      ptr: pick(t, ['ptr', 'data_ptr']),
+      bytes: pick(t, ['bytes', 'data_bytes']),
+      scalesPtr: pick(t, ['scales_ptr', 'scale_ptr'], 0),
+      scalesBytes: pick(t, ['scales_bytes', 'scale_bytes'], 0),
+    };
+    // Views are made when asked for: HEAPU8 is replaced when the wasm memory grows.
+    entry.data = () => module.HEAPU8.subarray(entry.ptr, entry.ptr + entry.bytes);
+    entry.scales = () => (entry.scalesBytes ? module.HEAPU8.subarray(entry.scalesPtr, entry.scalesPtr + entry.scalesBytes) : null);
+    table.set(t.name, entry);
+  }
+  return table;
+}
+
+function shapeString(s) { return `[${(s || []).join(', ')}]`; }
+
+/** A 2-D weight checked against [rows, cols] and its stored byte count. */
+export function matrixSpec(table, name, rows, cols) {
+  const t = table.get(name);
+  if (!t) throw new Error(`WebGPU: missing tensor '${name}'`);
+  if (!t.shape || t.shape.length !== 2 || t.shape[0] !== rows || t.shape[1] !== cols) {
+    throw new Error(`WebGPU: tensor '${name}' has shape ${shapeString(t.shape)}, the config implies [${rows}, ${cols}]`);
+  }
+  const rb = rowBytes(t.dtype, cols, t.groupSize);
+  if (t.bytes < rb.data * rows) throw new Error(`WebGPU: tensor '${name}' has ${t.bytes} bytes, its ${t.dtype} layout needs ${rb.data * rows}`);
+  if (rb.scales && t.scalesBytes < rb.scales * rows) throw new Error(`WebGPU: tensor '${name}' has ${t.scalesBytes} scale bytes, needs ${rb.scales * rows}`);
+  return { name, dtype: t.dtype, rows, cols, groupSize: t.groupSize, tensor: t };
+}
+
+/** A 1-D f32 vector, or null when absent and optional. */
+export function vectorSpec(table, name, length, required = true) {
+  const t = table.get(name);
+  if (!t) {
+    if (required) throw new Error(`WebGPU: missing tensor '${name}'`);
+    return null;
+  }
+  if (t.dtype !== 'f32' || !t.shape || t.shape.length !== 1 || t.shape[0] !== length) {
+    throw new Error(`WebGPU: vector '${name}' is ${t.dtype} ${shapeString(t.shape)}, expected f32 [${length}]`);
+  }
+  return t;
+}
