@@ -26,6 +26,7 @@
 #include "kernels/quant_formats.h"
 #include "runtime/c_api/kite_handles.h"
 #include "runtime/llm/sampler.h"
+#include "runtime/llm/session.h"
 #include "runtime/llm/tokenizer/tokenizer.h"
 
 namespace {
@@ -68,19 +69,6 @@ T Guarded(T on_error, Fn&& fn) {
   return on_error;
 }
 
-// HeldBackBytes of Session::Generate: the longest suffix of text that begins some stop string.
-size_t HeldBackBytes(const std::string& text, const std::vector<std::string>& stops) {
-  size_t held = 0;
-  for (const std::string& stop : stops) {
-    for (size_t len = std::min(stop.size() - 1, text.size()); len > held; --len) {
-      if (text.compare(text.size() - len, len, stop, 0, len) == 0) {
-        held = len;
-        break;
-      }
-    }
-  }
-  return held;
-}
 
 class Generation {
  public:
@@ -201,7 +189,7 @@ class Generation {
           stop_hit = true;
         }
       }
-      const size_t hold = stop_hit ? 0 : HeldBackBytes(pending_, stops_);
+      const size_t hold = stop_hit ? 0 : kite::HeldBackBytes(pending_, stops_);
       text_ = pending_.substr(0, pending_.size() - hold);
       pending_.erase(0, text_.size());
     }

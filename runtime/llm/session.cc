@@ -12,21 +12,6 @@ double MsSince(std::chrono::steady_clock::time_point start) {
   return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
 }
 
-// Length of the longest suffix of `text` that is a proper prefix of some stop string:
-// those bytes are held back until we know they are not the start of a stop string.
-size_t HeldBackBytes(const std::string& text, const std::vector<std::string>& stops) {
-  size_t held = 0;
-  for (const std::string& stop : stops) {
-    for (size_t len = std::min(stop.size() - 1, text.size()); len > held; --len) {
-      if (text.compare(text.size() - len, len, stop, 0, len) == 0) {
-        held = len;
-        break;
-      }
-    }
-  }
-  return held;
-}
-
 }  // namespace
 
 Session::Session(const Engine& engine, int n_threads)
@@ -142,6 +127,20 @@ Result<GenerateResult> Session::Generate(const std::vector<int32_t>& prompt, con
   }
   result.decode_ms = MsSince(start);
   return result;
+}
+
+size_t HeldBackBytes(const std::string& text, const std::vector<std::string>& stops) {
+  size_t held = 0;
+  for (const std::string& stop : stops) {
+    if (stop.empty()) continue;
+    for (size_t len = std::min(stop.size() - 1, text.size()); len > held; --len) {
+      if (text.compare(text.size() - len, len, stop, 0, len) == 0) {
+        held = len;
+        break;
+      }
+    }
+  }
+  return held;
 }
 
 }  // namespace kite

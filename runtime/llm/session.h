@@ -35,6 +35,10 @@ struct GenerateOptions {
   bool stop_on_eos = true;
 };
 
+// Length of the longest suffix of `text` that is a proper prefix of some stop string: streaming
+// holds those bytes back until it knows they do not start a stop string (also the wasm stepper's).
+size_t HeldBackBytes(const std::string& text, const std::vector<std::string>& stops);
+
 struct GenerateResult {
   std::vector<int32_t> ids;   // generated ids (stop token excluded)
   std::string text;           // decoded text, cut before a stop string
