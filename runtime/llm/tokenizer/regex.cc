@@ -50,6 +50,7 @@ std::string Pcre2Message(int code) {
 
 }  // namespace
 
+Regex::Regex() = default;
 Regex::~Regex() = default;
 
 Result<std::unique_ptr<Regex>> Regex::Compile(const std::string& pattern) {
@@ -73,24 +74,9 @@ Result<std::unique_ptr<Regex>> Regex::Compile(const std::string& pattern) {
   return regex;
 }
 
-Result<std::unique_ptr<Regex>> Regex::Literal(const std::string& literal) {
-  if (literal.empty()) return InvalidArgument("empty string pattern");
-  if (FindInvalidUtf8(literal) != std::string::npos) {
-    return InvalidArgument("string pattern is not valid UTF-8");
-  }
-  std::unique_ptr<Regex> regex(new Regex());
-  regex->pattern_ = literal;
-  regex->literal_ = literal;
-  return regex;
-}
-
 Status Regex::FindAll(std::string_view text, std::vector<Span>* matches) const {
   if (!literal_.empty()) {
-    size_t pos = text.find(literal_);
-    while (pos != std::string_view::npos) {
-      matches->push_back({pos, pos + literal_.size()});
-      pos = text.find(literal_, pos + literal_.size());
-    }
+    FindLiteral(text, matches);
     return Status::Ok();
   }
   MatchScratch& scratch = Scratch();

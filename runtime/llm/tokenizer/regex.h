@@ -36,7 +36,9 @@ class Regex {
   const std::string& pattern() const { return pattern_; }
 
  private:
-  Regex() = default;
+  Regex();  // defined with Impl, in the backend's file
+  // The literal_ case of FindAll, shared by the PCRE2 (regex.cc) and JS (regex_js.cc) backends.
+  void FindLiteral(std::string_view text, std::vector<Span>* matches) const;
   struct Impl;
   std::unique_ptr<Impl> impl_;
   std::string pattern_;
