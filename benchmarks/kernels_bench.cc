@@ -126,7 +126,8 @@ const std::vector<Weights>& CachedWeights(Format f, int64_t n, int64_t k) {
   return cache;
 }
 
-void BM_Gemm(benchmark::State& state, const GemmKernels* set, Format f, Shape shape, int64_t m) {
+// q4_prefill: the set's gemm_q4_prefill, its per-op activation rearrangement included in the time.
+void BM_Gemm(benchmark::State& state, const GemmKernels* set, Format f, Shape shape, int64_t m, bool q4_prefill) {
   const int64_t k = shape.k, n = shape.n;
   const int64_t n_end = m == 1 ? n : std::min(n, kPrefillColumns);
   const std::vector<Weights>& weights = CachedWeights(f, n, k);
@@ -142,6 +143,8 @@ void BM_Gemm(benchmark::State& state, const GemmKernels* set, Format f, Shape sh
   std::vector<float> xs(static_cast<size_t>(m * k_pad / kite::kQuantBlock));
   set->quantize_activations_q8(x.data(), m, k, xq.data(), xs.data());
   std::vector<float> y(static_cast<size_t>(m * n));
+  std::vector<uint8_t> prepared(q4_prefill ? static_cast<size_t>(kite::kernels::Q4PrefillActivationBytes(m, k) + 64) : 0);
+  void* prepared_aligned = prepared.data() + (64 - reinterpret_cast<uintptr_t>(prepared.data()) % 64) % 64;
 
   GemmArgs a;
   a.m = m, a.k = k, a.ldy = n, a.n_begin = 0, a.n_end = n_end, a.y = y.data();
@@ -155,7 +158,13 @@ void BM_Gemm(benchmark::State& state, const GemmKernels* set, Format f, Shape sh
       case kBf16: set->gemm_bf16(a, w.u16.data(), x.data()); break;
       case kQ8: set->gemm_q8(a, w.q8.data(), w.q8_scales.data(), xq.data(), xs.data()); break;
       case kQ4G32:
-      case kQ4G128: set->gemm_q4(a, w.q4.data(), w.q4_scales.data(), GroupSize(f), xq.data(), xs.data()); break;
+      case kQ4G128:
+        if (q4_prefill) {
+          set->prepare_q4_prefill(xq.data(), xs.data(), m, k, prepared_aligned);
+          set->gemm_q4_prefill(a, w.q4.data(), w.q4_scales.data(), GroupSize(f), prepared_aligned);
+          break;
+        }
+        set->gemm_q4(a, w.q4.data(), w.q4_scales.data(), GroupSize(f), xq.data(), xs.data()); break;
     }
     benchmark::DoNotOptimize(y.data());
     benchmark::ClobberMemory();
@@ -268,8 +277,15 @@ int main(int argc, char** argv) {
         for (int s = 0; s < count; ++s) {
           const std::string name = std::string(kFormatNames[f]) + "/" + sets[s]->isa + "/" + shape.name + "/N" +
                                    std::to_string(shape.n) + "_K" + std::to_string(shape.k) + "/M" + std::to_string(m);
-          benchmark::RegisterBenchmark(name.c_str(), BM_Gemm, sets[s], static_cast<Format>(f), shape, m)
+          benchmark::RegisterBenchmark(name.c_str(), BM_Gemm, sets[s], static_cast<Format>(f), shape, m, false)
               ->Unit(benchmark::kMicrosecond);
+          if ((f == kQ4G32 || f == kQ4G128) && m > 1 && sets[s]->gemm_q4_prefill != nullptr) {
+            const std::string prefill_name = std::string(kFormatNames[f]) + "/" + sets[s]->isa + "-prefill/" +
+                                             shape.name + "/N" + std::to_string(shape.n) + "_K" +
+                                             std::to_string(shape.k) + "/M" + std::to_string(m);
+            benchmark::RegisterBenchmark(prefill_name.c_str(), BM_Gemm, sets[s], static_cast<Format>(f), shape, m, true)
+                ->Unit(benchmark::kMicrosecond);
+          }
         }
       }
     }

@@ -36,6 +36,16 @@ using GemmQ4Fn = void (*)(const GemmArgs& a, const uint8_t* w, const uint16_t* w
                           const int8_t* xq, const float* x_scales);
 // Quantizes M rows of K floats to the Q8 activation layout (padding zeroed).
 using QuantizeActivationsFn = void (*)(const float* x, int64_t m, int64_t k, int8_t* xq, float* x_scales);
+// Q4 prefill through a second activation layout (sets that have one): PrepareQ4Prefill rearranges
+// Q8 activations, once per op, into Q4PrefillActivationBytes(m, k) bytes at `prepared` (64-byte
+// aligned); GemmQ4Prefill then computes what GemmQ4 computes from the same activations (group_size a
+// multiple of 32). The layout
+// belongs to the kernel set (it lets each int32 lane sum one whole 32-column block; see
+// kernels/cpu/x86/gemm_q4_prefill_avx512.cc).
+using PrepareQ4PrefillFn = void (*)(const int8_t* xq, const float* x_scales, int64_t m, int64_t k, void* prepared);
+using GemmQ4PrefillFn = void (*)(const GemmArgs& a, const uint8_t* w, const uint16_t* w_scales_f16,
+                                 int64_t group_size, const void* prepared);
+int64_t Q4PrefillActivationBytes(int64_t m, int64_t k);
 
 struct GemmKernels {
   const char* isa;  // "scalar", "avx2", "avx-vnni", "avx512-vnni", "neon", "neon-dotprod", "neon-i8mm", "wasm-simd128"
@@ -46,6 +56,9 @@ struct GemmKernels {
   GemmQ4Fn gemm_q4;
   QuantizeActivationsFn quantize_activations_q8;
   int float_lanes;  // f32 lanes per vector of the M >= 2 float kernels: 1 scalar, 4 NEON, 8 AVX2, 16 AVX-512
+  // Both null, or both set: the faster Q4 path for M >= 2 (gemm_q4 still takes any M).
+  PrepareQ4PrefillFn prepare_q4_prefill;
+  GemmQ4PrefillFn gemm_q4_prefill;
 };
 
 // The scalar reference: the truth every other kernel is tested against.

@@ -45,6 +45,10 @@ void qs8_gemm_f32__avx512vnni(const GemmArgs& a, const int8_t* w, const float* w
                               const float* x_scales);
 void qs4_gemm_f32__avx512vnni(const GemmArgs& a, const uint8_t* w, const uint16_t* w_scales_f16,
                               int64_t group_size, const int8_t* xq, const float* x_scales);
+// kernels/cpu/x86/gemm_q4_prefill_avx512.cc: Q4 prefill on block-per-lane activations.
+void qs4_prefill_prepare__avx512vnni(const int8_t* xq, const float* x_scales, int64_t m, int64_t k, void* prepared);
+void qs4_prefill_gemm__avx512vnni(const GemmArgs& a, const uint8_t* w, const uint16_t* w_scales_f16,
+                                  int64_t group_size, const void* prepared);
 #endif
 #if defined(__aarch64__)
 KITE_DECLARE_GEMM_SET(neon)  // kernels/cpu/neon/gemm_neon.cc (baseline ARMv8-A)

@@ -14,6 +14,10 @@
 //                    value = q * scale[row][col / group_size]
 // Q8 activation row:  int8 [K_pad] with one f32 scale per 32-column block (K_pad = RoundUp(K, 32)),
 //                    symmetric: scale = max|x| / 127, q = round(x / scale); zero block -> scale 0.
+// Q4 prefill activation row (AVX-512 only; kernel-private, made per op from the Q8 row): chunks of
+//                    16 blocks, 640 bytes each: 512 bytes of codes as 8 x 64 bytes where bytes
+//                    4l..4l+3 of part t are bytes 4t..4t+3 of block l, then the 16 block scales
+//                    (f32), then 16 int32 -8 * (sum of the block's codes); blocks past K are zero.
 #pragma once
 
 #include <cstdint>
@@ -21,6 +25,8 @@
 namespace kite {
 
 constexpr int64_t kQuantBlock = 32;
+constexpr int64_t kQ4PrefillChunkBlocks = 16;
+constexpr int64_t kQ4PrefillChunkBytes = 640;
 
 inline int64_t RoundUp(int64_t x, int64_t m) { return (x + m - 1) / m * m; }
 

@@ -61,6 +61,22 @@ TEST(GemmQ4, GroupSizesWithKCrossingGroupBoundaries) {
   }
 }
 
+// The Q4 prefill path's loop nest (gemm_q4_prefill of sets that have one; the plain path otherwise):
+// K in more than one stack-sized slice (over 14 chunks of 16 blocks), M across row panels (56 rows
+// per panel at 14 chunks), column groups of up to 64 with a partial last tile, and a partial last chunk.
+TEST(GemmQ4, PrefillSlicesPanelsAndColumnGroups) {
+  const int64_t shapes[][5] = {{2, 9, 7300, 0, 9},   {5, 150, 896, 3, 147}, {70, 21, 7000, 1, 21},
+                               {7, 70, 7168, 0, 70}, {3, 5, 15000, 2, 5},   {9, 130, 200, 64, 130}};  // M N K n0 n1
+  for (const kernels::GemmKernels* set : AvailableKernelSets()) {
+    for (const auto& s : shapes) {
+      for (int64_t g : {32, 128}) {
+        GemmTester().m(s[0]).n(s[1]).k(s[2]).n_range(s[3], s[4]).group_size(g).seed(static_cast<uint32_t>(s[2] + g))
+            .Test(*set, WeightFormat::kQ4);
+      }
+    }
+  }
+}
+
 TEST(Gemm, ColumnSubRangesAndOutputStride) {
   const int64_t ranges[][2] = {{0, 67}, {5, 61}, {66, 67}, {0, 1}, {13, 14}, {3, 10}, {8, 8}};
   for (const kernels::GemmKernels* set : AvailableKernelSets()) {

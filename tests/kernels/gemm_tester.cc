@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <cstring>
 #include <random>
 #include <sstream>
@@ -104,6 +105,48 @@ void RunKernel(const GemmKernels& set, WeightFormat f, const Problem& p, const G
       set.gemm_q4(a, p.w4.data(), p.w4_scales.data(), p.group_size, p.xq.data(), p.xs.data());
       break;
   }
+}
+
+void Compare(const Problem& p, WeightFormat f, const std::vector<float>& y_ref, const std::vector<float>& y_test,
+             int64_t n_begin, int64_t n_end, int64_t ldy, const char* path) {
+  SCOPED_TRACE(path);
+
+  // Bounds. Float formats: both kernels sum the same K products (f16/bf16 widen exactly) in
+  // different orders; each is within (K+1)u*S of the exact sum, S = sum_k |w_k x_k| (u = 2^-24), so
+  // they differ by at most 2(K+8)u*S. Quantized formats: the per-block int32 dot products are exact
+  // in both, only the f32 scaling (up to 3 roundings) and the accumulation over `blocks` terms
+  // differ, each within (blocks + 8)u*S of exact. Subnormal results add up to one subnormal step per rounding; a Q4/Q8
+  // scale product that is itself subnormal is off by up to a step times the integer dot, hence the
+  // integer sum A = sum_k |w_code x_code| in that floor.
+  const bool quantized = f == WeightFormat::kQ8 || f == WeightFormat::kQ4;
+  int reported = 0;
+  for (int64_t r = 0; r < p.m; ++r) {
+    for (int64_t c = 0; c < ldy; ++c) {
+      const float got = y_test[r * ldy + c], want = y_ref[r * ldy + c];
+      if (c < n_begin || c >= n_end) {
+        if (std::memcmp(&got, &kSentinel, sizeof(float)) != 0 && reported++ < 5) {
+          EXPECT_EQ(got, kSentinel) << "wrote outside the columns at m=" << r << " n=" << c;
+        }
+        continue;
+      }
+      double s = 0.0, a_codes = 0.0;
+      for (int64_t i = 0; i < p.k; ++i) {
+        const double x = quantized ? static_cast<double>(p.xq[r * p.k_pad + i]) * p.xs[r * p.blocks + i / 32]
+                                   : static_cast<double>(p.x[r * p.k + i]);  // the x the kernel saw
+        s += std::fabs(x * DecodedWeight(p, f, c, i));
+        if (quantized) a_codes += std::fabs(double(p.xq[r * p.k_pad + i]) * WeightCode(p, f, c, i));
+      }
+      const double terms = static_cast<double>(quantized ? p.blocks : p.k);
+      const double tolerance = 2.0 * (terms + 8.0) * kUnitRoundoff * s +
+                               2.0 * (a_codes + 8.0 * terms + 8.0) * kSubnormalStep;
+      const bool ok = std::isfinite(got) && std::isfinite(want) && std::fabs(double(got) - want) <= tolerance;
+      if (!ok && reported++ < 5) {
+        EXPECT_TRUE(ok) << "m=" << r << " n=" << c << " got " << got << " reference " << want
+                        << " |diff| " << std::fabs(double(got) - want) << " tolerance " << tolerance;
+      }
+    }
+  }
+  EXPECT_EQ(reported, 0) << "mismatches (first 5 shown)";
 }
 
 }  // namespace
@@ -229,43 +272,17 @@ void GemmTester::Test(const GemmKernels& set, WeightFormat f) const {
   RunKernel(ref, f, p, a);
   a.y = y_test.data();
   RunKernel(set, f, p, a);
-
-  // Bounds. Float formats: both kernels sum the same K products (f16/bf16 widen exactly) in
-  // different orders; each is within (K+1)u*S of the exact sum, S = sum_k |w_k x_k| (u = 2^-24), so
-  // they differ by at most 2(K+8)u*S. Quantized formats: the per-block int32 dot products are exact
-  // in both, only the f32 scaling (up to 3 roundings) and the accumulation over `blocks` terms
-  // differ, each within (blocks + 8)u*S of exact. Subnormal results add up to one subnormal step per rounding; a Q4/Q8
-  // scale product that is itself subnormal is off by up to a step times the integer dot, hence the
-  // integer sum A = sum_k |w_code x_code| in that floor.
-  const bool quantized = f == WeightFormat::kQ8 || f == WeightFormat::kQ4;
-  int reported = 0;
-  for (int64_t r = 0; r < m_; ++r) {
-    for (int64_t c = 0; c < ldy; ++c) {
-      const float got = y_test[r * ldy + c], want = y_ref[r * ldy + c];
-      if (c < n_begin || c >= n_end) {
-        if (std::memcmp(&got, &kSentinel, sizeof(float)) != 0 && reported++ < 5) {
-          EXPECT_EQ(got, kSentinel) << "wrote outside the columns at m=" << r << " n=" << c;
-        }
-        continue;
-      }
-      double s = 0.0, a_codes = 0.0;
-      for (int64_t i = 0; i < k_; ++i) {
-        const double x = quantized ? static_cast<double>(p.xq[r * p.k_pad + i]) * p.xs[r * p.blocks + i / 32]
-                                   : static_cast<double>(p.x[r * k_ + i]);  // the x the kernel saw
-        s += std::fabs(x * DecodedWeight(p, f, c, i));
-        if (quantized) a_codes += std::fabs(double(p.xq[r * p.k_pad + i]) * WeightCode(p, f, c, i));
-      }
-      const double terms = static_cast<double>(quantized ? p.blocks : k_);
-      const double tolerance = 2.0 * (terms + 8.0) * kUnitRoundoff * s +
-                               2.0 * (a_codes + 8.0 * terms + 8.0) * kSubnormalStep;
-      const bool ok = std::isfinite(got) && std::isfinite(want) && std::fabs(double(got) - want) <= tolerance;
-      if (!ok && reported++ < 5) {
-        EXPECT_TRUE(ok) << "m=" << r << " n=" << c << " got " << got << " reference " << want
-                        << " |diff| " << std::fabs(double(got) - want) << " tolerance " << tolerance;
-      }
-    }
+  Compare(p, f, y_ref, y_test, n_begin, n_end, ldy, "gemm");
+  // The set's second Q4 path for M >= 2, on its own activation layout made from the same xq.
+  if (f == WeightFormat::kQ4 && set.gemm_q4_prefill != nullptr && m_ >= 2) {
+    std::vector<uint8_t> prepared(static_cast<size_t>(kernels::Q4PrefillActivationBytes(m_, k_) + 64));
+    void* aligned = prepared.data() + (64 - reinterpret_cast<uintptr_t>(prepared.data()) % 64) % 64;
+    set.prepare_q4_prefill(p.xq.data(), p.xs.data(), m_, k_, aligned);
+    std::vector<float> y_prefill(y_ref.size(), kSentinel);
+    a.y = y_prefill.data();
+    set.gemm_q4_prefill(a, p.w4.data(), p.w4_scales.data(), p.group_size, aligned);
+    Compare(p, f, y_ref, y_prefill, n_begin, n_end, ldy, "gemm_q4_prefill");
   }
-  EXPECT_EQ(reported, 0) << "mismatches (first 5 shown)";
 }
 
 std::vector<const kernels::GemmKernels*> AvailableKernelSets() {

@@ -12,6 +12,13 @@ void MatMulScratch::Reserve(int64_t max_m, int64_t max_k) {
   const int64_t k_pad = RoundUp(max_k, 128);
   if (static_cast<int64_t>(xq.size()) < max_m * k_pad) xq.resize(max_m * k_pad);
   if (static_cast<int64_t>(x_scales.size()) < max_m * (k_pad / kQuantBlock)) x_scales.resize(max_m * (k_pad / kQuantBlock));
+  const int64_t prefill_bytes = max_m >= 2 ? kernels::Q4PrefillActivationBytes(max_m, max_k) + 64 : 0;
+  if (static_cast<int64_t>(q4_prefill.size()) < prefill_bytes) q4_prefill.resize(prefill_bytes);
+}
+
+void* MatMulScratch::Q4PrefillData() {
+  const uintptr_t p = reinterpret_cast<uintptr_t>(q4_prefill.data());
+  return q4_prefill.data() + ((64 - p % 64) % 64);
 }
 
 void MatMul(const kernels::GemmKernels& k, ThreadPool& pool, MatMulScratch& scratch, const Matrix& w, const float* x,
@@ -30,6 +37,10 @@ void MatMul(const kernels::GemmKernels& k, ThreadPool& pool, MatMulScratch& scra
   const int64_t n = w.rows;
   const bool quantized = w.dtype == DType::kQ8 || w.dtype == DType::kQ4;
   if (quantized) k.quantize_activations_q8(x, m, w.cols, scratch.xq.data(), scratch.x_scales.data());
+  // Reserve sized q4_prefill for every m >= 2 it allows; the check only guards a caller that skipped it.
+  const bool q4_prefill = w.dtype == DType::kQ4 && m >= 2 && k.gemm_q4_prefill != nullptr &&
+                          static_cast<int64_t>(scratch.q4_prefill.size()) >= kernels::Q4PrefillActivationBytes(m, w.cols) + 64;
+  if (q4_prefill) k.prepare_q4_prefill(scratch.xq.data(), scratch.x_scales.data(), m, w.cols, scratch.Q4PrefillData());
   // Each task gets at least ~32 KB of weights (times the rows of x it serves) so that waking
   // a thread pays off; tasks cover whole 8-row tiles so SIMD row blocking stays intact.
   const int64_t bytes_per_row = std::max<int64_t>(1, static_cast<int64_t>(w.bytes) / std::max<int64_t>(1, n));
@@ -48,6 +59,11 @@ void MatMul(const kernels::GemmKernels& k, ThreadPool& pool, MatMulScratch& scra
                   scratch.x_scales.data());
         break;
       case DType::kQ4:
+        if (q4_prefill) {
+          k.gemm_q4_prefill(a, static_cast<const uint8_t*>(w.data), static_cast<const uint16_t*>(w.scales),
+                            w.group_size, scratch.Q4PrefillData());
+          break;
+        }
         k.gemm_q4(a, static_cast<const uint8_t*>(w.data), static_cast<const uint16_t*>(w.scales), w.group_size,
                   scratch.xq.data(), scratch.x_scales.data());
         break;

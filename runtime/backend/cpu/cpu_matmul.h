@@ -18,8 +18,12 @@ namespace kite {
 struct MatMulScratch {
   std::vector<int8_t> xq;       // [max_m][K_pad]
   std::vector<float> x_scales;  // [max_m][K_pad / 32]
+  // Q4 prefill activations of kernel sets with a gemm_q4_prefill (see kernels/gemm.h), 64 bytes of
+  // slack for alignment; empty when max_m is 1.
+  std::vector<uint8_t> q4_prefill;
   // Sizes the buffers for up to max_m rows of up to max_k columns.
   void Reserve(int64_t max_m, int64_t max_k);
+  void* Q4PrefillData();
 };
 
 // Floats the buffer holding x must have readable past its last row: XNNPACK's kernels may over-read
