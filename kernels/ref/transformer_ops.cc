@@ -2,6 +2,8 @@
 
 #include <cmath>
 
+#include "kernels/cpu_features.h"
+
 namespace kite {
 namespace kernels {
 
@@ -36,6 +38,13 @@ void Softmax(float* x, int64_t n) {
 }
 
 void SiluMul(float* gate, const float* up, int64_t n) {
+#if defined(__x86_64__) || defined(_M_X64)
+  if (DetectedCpuFeatures().avx2) return SiluMulAvx2(gate, up, n);
+#endif
+  SiluMulScalar(gate, up, n);
+}
+
+void SiluMulScalar(float* gate, const float* up, int64_t n) {
   for (int64_t i = 0; i < n; ++i) {
     const float g = gate[i];
     gate[i] = g / (1.0f + std::exp(-g)) * up[i];

@@ -80,26 +80,6 @@ void Scores(const float* const* q, int lanes, const float* k, int64_t k_stride, 
   }
 }
 
-// e^x for x <= 88.7 (clamped above); 0 below -87.33 (where e^x < FLT_MIN: off by less than FLT_MIN),
-// so -inf (a masked key) gives 0.
-KITE_ALWAYS_INLINE __m256 Exp(__m256 x_in) {
-  const __m256 min_x = _mm256_set1_ps(-87.33654f);
-  const __m256 x = _mm256_min_ps(_mm256_max_ps(x_in, min_x), _mm256_set1_ps(88.72283f));
-  const __m256 n = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(1.44269504088896341f)),
-                                   _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-  __m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(0.693359375f), x);  // x - n ln2, ln2 in two parts
-  r = _mm256_fnmadd_ps(n, _mm256_set1_ps(-2.12194440e-4f), r);
-  __m256 p = _mm256_set1_ps(1.9875691500e-4f);
-  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.3981999507e-3f));
-  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(8.3334519073e-3f));
-  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(4.1665795894e-2f));
-  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.6666665459e-1f));
-  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(5.0000001201e-1f));
-  p = _mm256_fmadd_ps(_mm256_mul_ps(p, r), r, _mm256_add_ps(r, _mm256_set1_ps(1.0f)));
-  const __m256i two_n = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
-  return _mm256_and_ps(_mm256_mul_ps(p, _mm256_castsi256_ps(two_n)), _mm256_cmp_ps(x_in, min_x, _CMP_GE_OQ));
-}
-
 // cap * tanh(x / cap)
 KITE_ALWAYS_INLINE __m256 SoftCap(__m256 x, float cap) {
   const __m256 sign = _mm256_set1_ps(-0.0f);
