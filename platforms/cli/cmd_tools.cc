@@ -181,7 +181,7 @@ int RunInspect(int argc, char** argv) {
               c["num_layers"].get<int>(), c["hidden_size"].get<int>(), c["intermediate_size"].get<int>(),
               c["num_heads"].get<int>(), c["num_kv_heads"].get<int>(), c["head_dim"].get<int>(), c["vocab_size"].get<int>());
   std::printf("context         %d positions, rope theta %g (%s scaling)\n", c["max_position_embeddings"].get<int>(),
-              c["rope_theta"].get<double>(), c["rope_scaling"].get<std::string>().c_str());
+              c["rope_theta"].get<double>(), c["rope_scaling"]["type"].get<std::string>().c_str());
   std::printf("quantization    %s (group %d), relative RMS error %.3g\n",
               j["quantization"]["scheme"].get<std::string>().c_str(), j["quantization"]["group_size"].get<int>(),
               j["quantization"]["relative_rms_error"].get<double>());

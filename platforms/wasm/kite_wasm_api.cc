@@ -28,6 +28,7 @@
 #include "runtime/llm/sampler.h"
 #include "runtime/llm/session.h"
 #include "runtime/llm/tokenizer/tokenizer.h"
+#include "runtime/model/model_config_json.h"
 
 namespace {
 
@@ -277,68 +278,6 @@ class Generation {
   std::string stop_reason_;
 };
 
-nlohmann::json ConfigJson(const kite::ModelConfig& c) {
-  const kite::RopeScalingConfig& r = c.rope_scaling;
-  return {{"architecture", c.architecture},
-          {"model_type", c.model_type},
-          {"vocab_size", c.vocab_size},
-          {"hidden_size", c.hidden_size},
-          {"intermediate_size", c.intermediate_size},
-          {"num_layers", c.num_layers},
-          {"num_heads", c.num_heads},
-          {"num_kv_heads", c.num_kv_heads},
-          {"head_dim", c.head_dim},
-          {"max_position_embeddings", c.max_position_embeddings},
-          {"norm_eps", c.norm_eps},
-          {"rms_norm_eps", c.norm_eps},
-          {"rope_theta", c.rope_theta},
-          {"rope_scaling",
-           {{"type", r.type},
-            {"factor", r.factor},
-            {"low_freq_factor", r.low_freq_factor},
-            {"high_freq_factor", r.high_freq_factor},
-            {"original_max_position_embeddings", r.original_max_position_embeddings},
-            {"beta_fast", r.beta_fast},
-            {"beta_slow", r.beta_slow},
-            {"mscale", r.mscale},
-            {"mscale_all_dim", r.mscale_all_dim},
-            {"attention_factor", r.attention_factor}}},
-          {"tie_word_embeddings", c.tie_word_embeddings},
-          {"attention_bias", c.attention_bias},
-          {"attention_out_bias", c.attention_out_bias},
-          {"mlp_bias", c.mlp_bias},
-          {"qk_norm", c.qk_norm},
-          {"hidden_act", c.hidden_act},
-          {"bos_token_id", c.bos_token_id},
-          {"eos_token_ids", c.eos_token_ids},
-          {"pad_token_id", c.pad_token_id},
-          {"scale_attn_by_inverse_layer_idx", c.scale_attn_by_inverse_layer_idx},
-          {"sliding_window", c.sliding_window},
-          {"sliding_layers", c.sliding_layers},
-          {"rope_local_base_freq", c.rope_local_base_freq},
-          {"query_pre_attn_scalar", c.query_pre_attn_scalar},
-          {"attn_logit_softcapping", c.attn_logit_softcapping},
-          {"final_logit_softcapping", c.final_logit_softcapping},
-          {"num_experts", c.num_experts},
-          {"num_experts_per_tok", c.num_experts_per_tok},
-          {"moe_intermediate_size", c.moe_intermediate_size},
-          {"num_shared_experts", c.num_shared_experts},
-          {"shared_expert_intermediate_size", c.shared_expert_intermediate_size},
-          {"shared_expert_gate", c.shared_expert_gate},
-          {"norm_topk_prob", c.norm_topk_prob},
-          {"routed_scaling_factor", c.routed_scaling_factor},
-          {"moe_layers", c.moe_layers},
-          {"moe_scoring", c.moe_scoring},
-          {"moe_topk_method", c.moe_topk_method},
-          {"moe_n_group", c.moe_n_group},
-          {"moe_topk_group", c.moe_topk_group},
-          {"q_lora_rank", c.q_lora_rank},
-          {"kv_lora_rank", c.kv_lora_rank},
-          {"qk_nope_head_dim", c.qk_nope_head_dim},
-          {"qk_rope_head_dim", c.qk_rope_head_dim},
-          {"v_head_dim", c.v_head_dim}};
-}
-
 nlohmann::json TensorJson(const kite::TensorView& t) {
   nlohmann::json j = {{"name", t.name},
                       {"dtype", kite::DTypeName(t.dtype)},
@@ -402,7 +341,7 @@ KITE_WASM_EXPORT char* kite_wasm_engine_info_json(kite_engine* engine) {
     const kite::Engine& e = *engine->engine;
     nlohmann::json j;
     j["architecture"] = e.config().architecture;
-    j["config"] = ConfigJson(e.config());
+    j["config"] = kite::ModelConfigToJson(e.config());
     j["bos_id"] = e.tokenizer() != nullptr ? e.tokenizer()->bos_id() : e.config().bos_token_id;
     j["eos_ids"] = e.eos_ids();
     j["has_tokenizer"] = e.tokenizer() != nullptr;

@@ -15,6 +15,7 @@
 #include "runtime/llm/engine.h"
 #include "runtime/llm/session.h"
 #include "runtime/llm/tokenizer/tokenizer.h"
+#include "runtime/model/model_config_json.h"
 
 #include "runtime/c_api/kite_handles.h"
 
@@ -162,20 +163,7 @@ kite_status kite_engine_describe(const kite_engine* engine, kite_string* out_jso
     j["format_version"] = a.format_version();
     j["producer"] = a.producer();
     j["architecture"] = c.architecture;
-    j["config"] = {{"vocab_size", c.vocab_size},
-                   {"hidden_size", c.hidden_size},
-                   {"intermediate_size", c.intermediate_size},
-                   {"num_layers", c.num_layers},
-                   {"num_heads", c.num_heads},
-                   {"num_kv_heads", c.num_kv_heads},
-                   {"head_dim", c.head_dim},
-                   {"max_position_embeddings", c.max_position_embeddings},
-                   {"norm_eps", c.norm_eps},
-                   {"rope_theta", c.rope_theta},
-                   {"rope_scaling", c.rope_scaling.type},
-                   {"tie_word_embeddings", c.tie_word_embeddings},
-                   {"attention_bias", c.attention_bias},
-                   {"qk_norm", c.qk_norm}};
+    j["config"] = kite::ModelConfigToJson(c);
     j["quantization"] = {{"scheme", a.quantization().scheme},
                          {"group_size", a.quantization().group_size},
                          {"relative_rms_error", a.quantization().relative_rms_error}};
