@@ -48,4 +48,17 @@ void PrepareQkv(const QkvExtras& e, int64_t H, int64_t KV, int64_t hd, float eps
   }
 }
 
+uint64_t FullAttentionKvBytesPerToken(const ModelConfig& config) {
+  uint64_t layers = 0;
+  for (uint32_t l = 0; l < config.num_layers; ++l) layers += config.layer_is_sliding(l) ? 0 : 1;
+  return 2ull * layers * config.num_kv_heads * config.head_dim * sizeof(float);
+}
+
+uint64_t SlidingKvBytes(const ModelConfig& config, int64_t max_batch) {
+  uint64_t layers = 0;
+  for (uint32_t l = 0; l < config.num_layers; ++l) layers += config.layer_is_sliding(l) ? 1 : 0;
+  const uint64_t rows = config.sliding_window + static_cast<uint64_t>(std::max<int64_t>(1, max_batch)) - 1;
+  return 2ull * layers * rows * config.num_kv_heads * config.head_dim * sizeof(float);
+}
+
 }  // namespace kite

@@ -14,6 +14,11 @@ namespace kite {
 Status CheckForwardInputs(const ModelConfig& config, const int32_t* tokens, int64_t n, int64_t pos,
                           int64_t capacity_tokens);
 
+// f32 KV bytes (K and V) per token of the layers that keep every position; sliding-window layers
+// hold a fixed ring (window + batch - 1 rows) whatever the context, counted by SlidingKvBytes.
+uint64_t FullAttentionKvBytesPerToken(const ModelConfig& config);
+uint64_t SlidingKvBytes(const ModelConfig& config, int64_t max_batch);
+
 // What one attention layer adds to its fresh q/k/v rows before attending; null fields are absent.
 struct QkvExtras {
   const float* bq = nullptr;      // [n_heads * head_dim]

@@ -92,18 +92,9 @@ Result<std::unique_ptr<Gemma3Model>> Gemma3Model::Create(const Artifact& artifac
   return m;
 }
 
-uint64_t Gemma3Model::kv_bytes_per_token() const {
-  uint64_t global_layers = 0;
-  for (const Gemma3LayerWeights& L : layers_) global_layers += L.sliding ? 0 : 1;
-  return 2ull * global_layers * config_.num_kv_heads * config_.head_dim * sizeof(float);
-}
+uint64_t Gemma3Model::kv_bytes_per_token() const { return FullAttentionKvBytesPerToken(config_); }
 
-uint64_t Gemma3Model::kv_window_bytes(int64_t max_batch) const {
-  uint64_t local_layers = 0;
-  for (const Gemma3LayerWeights& L : layers_) local_layers += L.sliding ? 1 : 0;
-  const uint64_t rows = config_.sliding_window + static_cast<uint64_t>(std::max<int64_t>(1, max_batch)) - 1;
-  return 2ull * local_layers * rows * config_.num_kv_heads * config_.head_dim * sizeof(float);
-}
+uint64_t Gemma3Model::kv_window_bytes(int64_t max_batch) const { return SlidingKvBytes(config_, max_batch); }
 
 Result<std::unique_ptr<ForwardState>> Gemma3Model::NewState(int64_t context_tokens, int64_t max_batch,
                                                             int n_threads, kernels::KvFormat kv_format) const {

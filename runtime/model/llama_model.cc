@@ -20,20 +20,9 @@ Result<std::unique_ptr<LlamaModel>> LlamaModel::Create(const Artifact& artifact,
   return model;
 }
 
-uint64_t LlamaModel::kv_bytes_per_token() const {
-  // Sliding-window layers hold a fixed ring (window + batch rows) whatever the context: they
-  // add nothing per token once the conversation is longer than the window.
-  uint64_t layers = 0;
-  for (uint32_t l = 0; l < config_.num_layers; ++l) layers += config_.layer_is_sliding(l) ? 0 : 1;
-  return 2ull * layers * config_.num_kv_heads * config_.head_dim * sizeof(float);
-}
+uint64_t LlamaModel::kv_bytes_per_token() const { return FullAttentionKvBytesPerToken(config_); }
 
-uint64_t LlamaModel::kv_window_bytes(int64_t max_batch) const {
-  uint64_t layers = 0;
-  for (uint32_t l = 0; l < config_.num_layers; ++l) layers += config_.layer_is_sliding(l) ? 1 : 0;
-  const uint64_t rows = config_.sliding_window + static_cast<uint64_t>(std::max<int64_t>(1, max_batch)) - 1;
-  return 2ull * layers * rows * config_.num_kv_heads * config_.head_dim * sizeof(float);
-}
+uint64_t LlamaModel::kv_window_bytes(int64_t max_batch) const { return SlidingKvBytes(config_, max_batch); }
 
 Result<std::unique_ptr<ForwardState>> LlamaModel::NewState(int64_t context_tokens, int64_t max_batch,
                                                            int n_threads, kernels::KvFormat kv_format) const {
