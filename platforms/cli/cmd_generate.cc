@@ -14,7 +14,8 @@ namespace kite_cli {
 namespace {
 
 const std::set<std::string> kSamplingFlags = {"--max-tokens", "--temp", "--top-k", "--top-p", "--min-p",
-                                              "--repeat-penalty", "--seed", "--threads", "--ctx", "--stop", "--kv"};
+                                              "--repeat-penalty", "--seed", "--threads", "--ctx", "--stop", "--kv",
+                                              "--xnnpack"};
 
 // Reads the sampling flags shared by run and generate.
 bool ReadSampling(Args& args, bool greedy_default, kite_sampling_params* p, int64_t* threads, int64_t* ctx) {
@@ -110,7 +111,7 @@ std::vector<int32_t> ReusePrefix(kite_session* session, const std::vector<int32_
 const char kRunHelp[] =
     "usage: kite run MODEL.kite [-p PROMPT] [--system TEXT] [--max-tokens N] [--temp T] [--top-k K]\n"
     "                [--top-p P] [--min-p P] [--repeat-penalty R] [--seed S] [--greedy] [--threads N] [--kv f16|f32|q8]\n"
-    "                [--ctx N] [--stats]\n"
+    "                [--ctx N] [--xnnpack auto|off|on|always] [--stats]\n"
     "Chats through the model's own chat template, streaming the answer. Without -p it reads one\n"
     "message per line from stdin (/reset clears the conversation, /quit or end of input ends).\n"
     "A model without a chat template continues the text instead.\n";
@@ -136,8 +137,10 @@ int RunChat(int argc, char** argv) {
   kite_sampling_params params;
   int64_t threads = 0, ctx = 0;
   if (!ReadSampling(args, false, &params, &threads, &ctx)) return 2;
+  int32_t xnnpack = 0;
+  if (!GetXnnpackMode(args, &xnnpack)) return 2;
   EngineHandle engine;
-  if (!OpenEngine(args.positionals()[0], &engine)) return 1;
+  if (!OpenEngine(args.positionals()[0], &engine, /*reference_kernels=*/false, xnnpack)) return 1;
   kite_model_info info;
   info.struct_size = sizeof(info);
   kite_engine_info(engine.engine, &info);
@@ -213,7 +216,8 @@ namespace {
 const char kGenerateHelp[] =
     "usage: kite generate MODEL.kite (-p TEXT | --ids 1,2,3) [-n N] [--greedy] [--seed S] [--temp T]\n"
     "                     [--top-k K] [--top-p P] [--min-p P] [--repeat-penalty R] [--stop STR]...\n"
-    "                     [--threads N] [--ctx N] [--kv f16|f32|q8] [--ignore-eos] [--json] [--stats]\n"
+    "                     [--threads N] [--ctx N] [--kv f16|f32|q8] [--xnnpack auto|off|on|always]\n"
+    "                     [--ignore-eos] [--json] [--stats]\n"
     "Completes raw text (BOS added as the tokenizer says). --json prints\n"
     "{\"prompt_ids\": [...], \"ids\": [...], \"text\": \"...\"}. The default sampling is greedy\n"
     "when --greedy is given, else temperature 0.7 with top-k 40, top-p 0.95, min-p 0.05.\n";
@@ -247,8 +251,10 @@ int RunGenerate(int argc, char** argv) {
   params.stop_strings = stop_ptrs.data();
   params.stop_string_count = stop_ptrs.size();
 
+  int32_t xnnpack = 0;
+  if (!GetXnnpackMode(args, &xnnpack)) return 2;
   EngineHandle engine;
-  if (!OpenEngine(args.positionals()[0], &engine)) return 1;
+  if (!OpenEngine(args.positionals()[0], &engine, /*reference_kernels=*/false, xnnpack)) return 1;
   std::vector<int32_t> prompt;
   if (args.Has("--ids")) {
     if (!ParseIdList(args.Get("--ids"), &prompt)) {

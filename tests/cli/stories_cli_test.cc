@@ -120,6 +120,24 @@ TEST(StoriesCli, GenerateGreedyJsonMatchesGolden) {
   EXPECT_EQ(j["text"].get<std::string>(), expected_text);
 }
 
+// --xnnpack reaches generate: with `always` the prompt's prefill goes through XNNPACK (where built
+// in) and the greedy continuation is still the golden one; a bad mode is a usage error.
+TEST(StoriesCli, GenerateTakesXnnpackMode) {
+  const std::string& model = StoriesKite("f32");
+  ASSERT_FALSE(model.empty());
+  const nlohmann::json ref = Reference("once_upon.json");
+  ProcessResult r = Kite({"generate", model, "--greedy", "--json", "-n", "8", "-p", "Once upon a time", "--xnnpack", "always"});
+  ASSERT_TRUE(ExitedWith(r, 0)) << r.Describe();
+  nlohmann::json j = nlohmann::json::parse(r.out, nullptr, false);
+  ASSERT_TRUE(j.is_object() && j.contains("ids")) << r.out;
+  std::vector<int32_t> golden = Ids(ref["greedy_ids"]);
+  golden.resize(8);
+  EXPECT_EQ(Ids(j["ids"]), golden);
+  ProcessResult bad = Kite({"generate", model, "-p", "Once", "--xnnpack", "sometimes"});
+  EXPECT_TRUE(ExitedWith(bad, 2)) << bad.Describe();
+  EXPECT_NE(bad.err.find("--xnnpack expects auto, off, on or always"), std::string::npos) << bad.err;
+}
+
 TEST(StoriesCli, GenerateQ8KeepsPromptAndCount) {
   const std::string& model = StoriesKite("q8");
   ASSERT_FALSE(model.empty());
