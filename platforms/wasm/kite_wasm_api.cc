@@ -71,37 +71,55 @@ T Guarded(T on_error, Fn&& fn) {
 }
 
 
+// The per-reply settings of a generation (sampling, length, stops), from its params JSON.
+struct ReplyParams {
+  kite::SamplingParams sampling;
+  int64_t max_tokens = 256;
+  std::vector<std::string> stops;
+  bool stop_on_eos = true;
+};
+
+bool ParseReplyParams(const nlohmann::json& params, ReplyParams* out) {
+  kite::SamplingParams sampling;
+  sampling.temperature = params.value("temperature", sampling.temperature);
+  sampling.top_k = params.value("top_k", sampling.top_k);
+  sampling.top_p = params.value("top_p", sampling.top_p);
+  sampling.min_p = params.value("min_p", sampling.min_p);
+  sampling.repetition_penalty = params.value("repetition_penalty", sampling.repetition_penalty);
+  sampling.seed = params.value("seed", sampling.seed);
+  const int64_t max_tokens = params.value("max_tokens", int64_t{256});
+  if (max_tokens <= 0) {
+    SetError("max_tokens must be > 0");
+    return false;
+  }
+  std::vector<std::string> stops;
+  const char* stop_key = params.contains("stop") ? "stop" : "stop_strings";
+  if (params.contains(stop_key)) {
+    const nlohmann::json& list = params[stop_key];
+    if (!list.is_array()) {
+      SetError(std::string(stop_key) + " must be an array of strings");
+      return false;
+    }
+    for (const auto& s : list) {
+      if (!s.is_string() || s.get<std::string>().empty()) {
+        SetError(std::string(stop_key) + " must hold non-empty strings");
+        return false;
+      }
+      stops.push_back(s.get<std::string>());
+    }
+  }
+  out->sampling = sampling;
+  out->max_tokens = max_tokens;
+  out->stops = std::move(stops);
+  out->stop_on_eos = !params.value("ignore_eos", false);
+  return true;
+}
+
 class Generation {
  public:
   static Generation* Create(const kite::Engine& engine, const nlohmann::json& params) {
-    kite::SamplingParams sampling;
-    sampling.temperature = params.value("temperature", sampling.temperature);
-    sampling.top_k = params.value("top_k", sampling.top_k);
-    sampling.top_p = params.value("top_p", sampling.top_p);
-    sampling.min_p = params.value("min_p", sampling.min_p);
-    sampling.repetition_penalty = params.value("repetition_penalty", sampling.repetition_penalty);
-    sampling.seed = params.value("seed", sampling.seed);
-    const int64_t max_tokens = params.value("max_tokens", int64_t{256});
-    if (max_tokens <= 0) {
-      SetError("max_tokens must be > 0");
-      return nullptr;
-    }
-    std::vector<std::string> stops;
-    const char* stop_key = params.contains("stop") ? "stop" : "stop_strings";
-    if (params.contains(stop_key)) {
-      const nlohmann::json& list = params[stop_key];
-      if (!list.is_array()) {
-        SetError(std::string(stop_key) + " must be an array of strings");
-        return nullptr;
-      }
-      for (const auto& s : list) {
-        if (!s.is_string() || s.get<std::string>().empty()) {
-          SetError(std::string(stop_key) + " must hold non-empty strings");
-          return nullptr;
-        }
-        stops.push_back(s.get<std::string>());
-      }
-    }
+    ReplyParams reply;
+    if (!ParseReplyParams(params, &reply)) return nullptr;
     kite::SessionOptions options;
     options.context_tokens = params.value("context", int64_t{0});
     int threads = params.value("threads", 0);
@@ -132,11 +150,8 @@ class Generation {
     }
     std::unique_ptr<Generation> g(new Generation(engine));
     g->session_ = std::move(session).value();
-    g->sampling_ = sampling;
-    g->max_tokens_ = max_tokens;
-    g->stops_ = std::move(stops);
-    g->stop_on_eos_ = !params.value("ignore_eos", false);
-    g->sampler_.reset(new kite::Sampler(engine.config().vocab_size, sampling));
+    g->SetReplyParams(std::move(reply));
+    g->sampler_.reset(new kite::Sampler(engine.config().vocab_size, g->sampling_));
     g->logits_.assign(engine.config().vocab_size, 0.0f);
     g->work_.assign(engine.config().vocab_size, 0.0f);
     return g.release();
@@ -217,6 +232,22 @@ class Generation {
     return id;
   }
 
+  // Starts the next reply of a conversation from the full prompt `ids`: keeps the cached positions
+  // of the longest prefix that `ids` shares with what this generation has seen (at most n - 1, so
+  // that a prefill still computes logits), drops the rest, takes the new reply settings, and returns
+  // how many leading ids are already in place; the caller prefills (or records) ids[returned..n).
+  int Reuse(const nlohmann::json& params, const int32_t* ids, int n) {
+    if (ids == nullptr || n <= 0) return Fail("reuse needs the prompt's ids");
+    ReplyParams reply;
+    if (!ParseReplyParams(params, &reply)) return -2;
+    int common = 0;
+    const int limit = std::min(n - 1, static_cast<int>(history_.size()));
+    while (common < limit && history_[common] == ids[common]) ++common;
+    if (Truncate(common) != 0) return -2;
+    SetReplyParams(std::move(reply));
+    return common;
+  }
+
   int Truncate(int n) {
     if (n < 0 || n > static_cast<int>(history_.size())) return Fail("truncate: n is outside the conversation");
     history_.resize(static_cast<size_t>(n));
@@ -233,6 +264,12 @@ class Generation {
  private:
   explicit Generation(const kite::Engine& engine) : engine_(engine) {}
 
+  void SetReplyParams(ReplyParams reply) {
+    sampling_ = reply.sampling;
+    max_tokens_ = reply.max_tokens;
+    stops_ = std::move(reply.stops);
+    stop_on_eos_ = reply.stop_on_eos;
+  }
   void StartReply() {
     stop_reason_.clear();
     generated_ = 0;
@@ -454,6 +491,16 @@ KITE_WASM_EXPORT int kite_wasm_gen_position(void* gen) {
 
 KITE_WASM_EXPORT const char* kite_wasm_gen_stop_reason(void* gen) {
   return gen == nullptr ? "" : static_cast<Generation*>(gen)->stop_reason().c_str();
+}
+
+KITE_WASM_EXPORT int kite_wasm_gen_reuse(void* gen, const char* params_json, const int32_t* ids, int n) {
+  if (gen == nullptr) return SetError("gen is NULL"), -2;
+  return Guarded<int>(-2, [&] {
+    nlohmann::json params = nlohmann::json::object();
+    if (params_json != nullptr && params_json[0] != '\0') params = nlohmann::json::parse(params_json, nullptr, false);
+    if (params.is_discarded() || !params.is_object()) return SetError("params_json is not a JSON object"), -2;
+    return static_cast<Generation*>(gen)->Reuse(params, ids, n);  // json type errors throw: Guarded reports them
+  });
 }
 
 KITE_WASM_EXPORT int kite_wasm_gen_truncate(void* gen, int n) {

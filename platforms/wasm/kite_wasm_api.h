@@ -72,6 +72,12 @@ int kite_wasm_gen_position(void* gen);
 const char* kite_wasm_gen_stop_reason(void* gen);
 /* Keeps the first n tokens of the conversation (to reuse a shared prefix); 0 ok, < 0 error. */
 int kite_wasm_gen_truncate(void* gen, int n);
+/* The next turn of a chat from its whole rendered prompt ids[0..n): keeps the KV cache of the longest
+ * prefix ids shares with the conversation so far (at most n - 1 tokens), drops the rest, takes
+ * params_json's reply settings (sampling, max_tokens, stop, ignore_eos; the session settings of
+ * kite_wasm_gen_create stay), and returns how many leading ids are already there: the caller then
+ * prefills (or, for WebGPU, records) ids[returned..n). -2 on error. */
+int kite_wasm_gen_reuse(void* gen, const char* params_json, const int32_t* ids, int n);
 void kite_wasm_gen_destroy(void* gen);
 
 #ifdef __cplusplus

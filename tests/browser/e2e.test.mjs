@@ -111,6 +111,33 @@ async function askDemo(page, prompt, { maxTokens, temperature }) {
 
 // ---------------------------------------------------------------------------------------------
 
+// A second turn whose prompt extends the first (prompt + reply + more) evaluates only what it adds
+// (stats.cachedPromptTokens) and answers exactly as a fresh load given the whole prompt does.
+async function checkNextTurnReusesCache(page, backend) {
+  const r = await page.evaluate(async ({ backend, promptIds }) => {
+    const opts = { backend, threads: 1, cache: false, kvFormat: 'f32' };
+    const reply = { temperature: 0, maxTokens: 8, ignoreEos: true };
+    let model = await window.kite.load('/models/stories260K.kite', opts);
+    const first = await model.generate(promptIds, reply).result;
+    const more = await model.tokenize(' Then the sun came out.');
+    const turn = [...promptIds, ...first.tokenIds, ...more];
+    const second = await model.generate(turn, reply).result;
+    const backendUsed = model.info.backend;
+    await model.unload();
+    model = await window.kite.load('/models/stories260K.kite', opts);
+    const fresh = await model.generate(turn, reply).result;
+    await model.unload();
+    return { first: first.stats, second: second.stats, secondIds: second.tokenIds, freshIds: fresh.tokenIds,
+      fresh: fresh.stats, turnLength: turn.length, backendUsed };
+  }, { backend, promptIds: golden.prompt_ids });
+  assert.equal(r.backendUsed, backend);
+  assert.equal(r.first.cachedPromptTokens, 0);
+  assert.equal(r.second.cachedPromptTokens, golden.prompt_ids.length + 8, 'the first turn is reused');
+  assert.equal(r.second.promptTokens, r.turnLength);
+  assert.equal(r.fresh.cachedPromptTokens, 0);
+  assert.deepEqual(r.secondIds, r.freshIds, 'the reused turn answers like a fresh load');
+}
+
 describe('Kite in Chromium (wasm)', { timeout: 240_000 }, () => {
   let server;
   let browser;
@@ -209,6 +236,13 @@ describe('Kite in Chromium (wasm)', { timeout: 240_000 }, () => {
     // The prompt is the rendered template: its special tokens are single ids, so it is short.
     assert.ok(r.stats.promptTokens > 10 && r.stats.promptTokens < 40, `prompt tokens ${r.stats.promptTokens}`);
     assert.equal(r.back, 'Hello, Kite! 🪁');
+    await page.close();
+  });
+
+  test('API: the next turn reuses the conversation\'s KV cache (wasm)', async () => {
+    const page = await openPage(browser, `${server.url}tests/harness.html`, 'reuse');
+    await page.waitForFunction(() => window.kite);
+    await checkNextTurnReusesCache(page, 'wasm');
     await page.close();
   });
 
@@ -388,6 +422,13 @@ describe('Kite in Chromium on WebGPU (SwiftShader)', {
     assert.ok(new Set(run.growth).size >= 3, 'the answer streamed');
     assert.match(run.badge.text, /WebGPU .* tok\/s/);
     await page.screenshot({ path: path.join(outDir, 'demo-webgpu.png'), fullPage: true });
+    await page.close();
+  });
+
+  test('WebGPU: the next turn reuses the conversation\'s KV cache', async () => {
+    const page = await openPage(browser, `${server.url}tests/harness.html`, 'reuse-gpu');
+    await page.waitForFunction(() => window.kite);
+    await checkNextTurnReusesCache(page, 'webgpu');
     await page.close();
   });
 

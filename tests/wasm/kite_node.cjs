@@ -172,6 +172,17 @@ class KiteGeneration {
   truncate(n) {
     if (this.M._kite_wasm_gen_truncate(this.handle, n) !== 0) this.kite.fail('gen_truncate');
   }
+  // Next chat turn from the whole prompt: how many leading ids are already cached.
+  reuse(params, ids) {
+    const p = this.kite.cString(JSON.stringify(params));
+    try {
+      const kept = this.engine.withIds(ids, (q) => this.M._kite_wasm_gen_reuse(this.handle, p, q, ids.length));
+      if (kept < 0) this.kite.fail('gen_reuse');
+      return kept;
+    } finally {
+      this.M._kite_wasm_free(p);
+    }
+  }
 }
 
 module.exports = { loadKite, KiteError };

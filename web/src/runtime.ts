@@ -26,6 +26,7 @@ export interface KiteModule {
   _kite_wasm_gen_text(gen: number): number;
   _kite_wasm_gen_logits(gen: number): number;
   _kite_wasm_gen_position(gen: number): number;
+  _kite_wasm_gen_reuse(gen: number, paramsJson: number, ids: number, count: number): number;
   _kite_wasm_gen_destroy(gen: number): void;
   [name: string]: unknown;
 }
@@ -35,7 +36,7 @@ const REQUIRED_EXPORTS = [
   '_kite_wasm_engine_destroy', '_kite_wasm_engine_info_json', '_kite_wasm_apply_template', '_kite_wasm_tokenize',
   '_kite_wasm_detokenize', '_kite_wasm_gen_create', '_kite_wasm_gen_prefill', '_kite_wasm_gen_step',
   '_kite_wasm_gen_accept_logits', '_kite_wasm_gen_record', '_kite_wasm_gen_text', '_kite_wasm_gen_logits',
-  '_kite_wasm_gen_position', '_kite_wasm_gen_stop_reason', '_kite_wasm_gen_destroy',
+  '_kite_wasm_gen_position', '_kite_wasm_gen_stop_reason', '_kite_wasm_gen_reuse', '_kite_wasm_gen_destroy',
 ];
 
 const encoder = new TextEncoder();

@@ -98,10 +98,12 @@ export interface GenerationStats {
   backend: 'webgpu' | 'wasm';
   threads: number;
   promptTokens: number;
+  /** Leading prompt tokens already in the KV cache from the previous turns (not evaluated again). */
+  cachedPromptTokens: number;
   generatedTokens: number;
   prefillMs: number;
   decodeMs: number;
-  /** promptTokens / prefill seconds. */
+  /** (promptTokens - cachedPromptTokens) / prefill seconds. */
   prefillTokensPerSecond: number;
   /** tokens after the first / decode seconds (the first token comes with the prefill). */
   decodeTokensPerSecond: number;

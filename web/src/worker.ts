@@ -25,6 +25,10 @@ interface Loaded {
   gpu: WebGpuBackend | null;
   context: number;
   kvFormat: string;
+  // The conversation kept between generate calls, so the next turn only evaluates what its prompt
+  // adds (kite_wasm_gen_reuse finds the shared prefix). gpuIds: the ids whose K/V rows the WebGPU
+  // cache holds, in order (the last sampled token of a reply is never fed).
+  chat: { gen: number; gpuIds: number[] } | null;
 }
 
 let loaded: Loaded | null = null;
@@ -193,7 +197,8 @@ async function load(req: LoadRequest): Promise<ModelInfo> {
     source: bytes.source,
     loadMs: performance.now() - t0,
   };
-  loaded = { rt, engine, modelPtr: bytes.ptr, info, engineInfo, gpu, context: req.context, kvFormat: req.kvFormat };
+  loaded = { rt, engine, modelPtr: bytes.ptr, info, engineInfo, gpu, context: req.context, kvFormat: req.kvFormat,
+    chat: null };
   return info;
 }
 
@@ -237,15 +242,37 @@ function genParams(l: Loaded, req: GenerateRequest): string {
   });
 }
 
+// The generation for this turn: the kept conversation with its shared prefix reused, or a new one.
+function startTurn(l: Loaded, params: string, ids: number[]): { gen: number; cached: number } {
+  const { rt } = l;
+  const M = rt.M;
+  if (l.chat) {
+    const gen = l.chat.gen;
+    const cached = rt.withCString(params, (pp) => rt.withInt32s(ids, (p) => M._kite_wasm_gen_reuse(gen, pp, p, ids.length)));
+    if (cached >= 0) return { gen, cached };
+    endChat(l);
+    throw rt.error('could not continue the conversation');
+  }
+  const gen = rt.withCString(params, (p) => M._kite_wasm_gen_create(l.engine, p));
+  if (!gen) throw rt.error('could not start a generation');
+  l.chat = { gen, gpuIds: [] };
+  return { gen, cached: 0 };
+}
+
+function endChat(l: Loaded): void {
+  if (!l.chat) return;
+  l.rt.M._kite_wasm_gen_destroy(l.chat.gen);
+  l.chat = null;
+}
+
 async function generate(req: GenerateRequest): Promise<GenerationResult> {
   const l = loaded!;
   const { rt, info } = l;
   const M = rt.M;
   const ids = promptIds(l, req);
   if (ids.length === 0) throw new KiteError('invalid_argument', 'the prompt is empty');
-  const gen = rt.withCString(genParams(l, req), (p) => M._kite_wasm_gen_create(l.engine, p));
-  if (!gen) throw rt.error('could not start a generation');
-
+  const params = genParams(l, req);
+  const { gen, cached } = startTurn(l, params, ids);
   const tokenIds: number[] = [];
   let text = '';
   let toolScan = 0;
@@ -274,9 +301,16 @@ async function generate(req: GenerateRequest): Promise<GenerationResult> {
       const vocab = info.vocabSize;
       logitsPtr = rt.alloc(vocab * 4);
       if (!logitsPtr) throw new KiteError('out_of_memory', 'cannot allocate the logits buffer');
-      if (rt.withInt32s(ids, (p) => M._kite_wasm_gen_record(gen, p, ids.length)) !== 0) throw rt.error('prompt');
-      l.gpu.reset();
-      let logits = await l.gpu.forward(Int32Array.from(ids), 0);
+      const rest = ids.slice(cached);
+      if (rt.withInt32s(rest, (p) => M._kite_wasm_gen_record(gen, p, rest.length)) !== 0) throw rt.error('prompt');
+      // The GPU cache may hold fewer of the shared ids than the runtime's record (an evaluate() in
+      // between overwrote it): start at the first position where they differ.
+      const gpuIds = l.chat!.gpuIds;
+      let gpuKept = 0;
+      while (gpuKept < cached && gpuKept < gpuIds.length && gpuIds[gpuKept] === ids[gpuKept]) ++gpuKept;
+      gpuIds.length = 0;
+      let logits = await l.gpu.forward(Int32Array.from(ids.slice(gpuKept)), gpuKept);
+      gpuIds.push(...ids);
       t1 = performance.now();
       let pos = ids.length;
       for (;;) {
@@ -288,10 +322,12 @@ async function generate(req: GenerateRequest): Promise<GenerationResult> {
         const reason = afterStep(tok);
         if (reason || tok < 0) { finish = reason ?? 'eos'; break; }
         logits = await l.gpu.forward(Int32Array.of(tok), pos++);
+        gpuIds.push(tok);
         await yieldToEvents();
       }
     } else {
-      const rc = rt.withInt32s(ids, (p) => M._kite_wasm_gen_prefill(gen, p, ids.length));
+      const rest = ids.slice(cached);
+      const rc = rt.withInt32s(rest, (p) => M._kite_wasm_gen_prefill(gen, p, rest.length));
       if (rc !== 0) throw rt.error('prefill failed');
       t1 = performance.now();
       for (;;) {
@@ -304,9 +340,11 @@ async function generate(req: GenerateRequest): Promise<GenerationResult> {
         await yieldToEvents();
       }
     }
+  } catch (e) {
+    endChat(l);  // its state is unknown after an error: the next turn starts afresh
+    throw e;
   } finally {
     if (logitsPtr) rt.free(logitsPtr);
-    M._kite_wasm_gen_destroy(gen);
   }
   const t2 = performance.now();
   const prefillMs = t1 - t0;
@@ -315,10 +353,11 @@ async function generate(req: GenerateRequest): Promise<GenerationResult> {
     backend: info.backend,
     threads: info.threads,
     promptTokens: ids.length,
+    cachedPromptTokens: cached,
     generatedTokens: tokenIds.length,
     prefillMs,
     decodeMs,
-    prefillTokensPerSecond: prefillMs > 0 ? (ids.length * 1000) / prefillMs : 0,
+    prefillTokensPerSecond: prefillMs > 0 ? ((ids.length - cached) * 1000) / prefillMs : 0,
     decodeTokensPerSecond: decodeMs > 0 ? (tokenIds.length * 1000) / decodeMs : 0,
     finishReason: finish,
   };
@@ -332,6 +371,7 @@ async function evaluate(req: EvaluateRequest): Promise<Float32Array> {
   if (req.ids.length === 0) throw new KiteError('invalid_argument', 'evaluate() needs at least one id');
   if (l.gpu) {
     l.gpu.reset();
+    if (l.chat) l.chat.gpuIds.length = 0;  // this forward overwrites the conversation's GPU cache rows
     const logits = await l.gpu.forward(Int32Array.from(req.ids), 0);
     return logits.slice(0, info.vocabSize);
   }
@@ -352,6 +392,7 @@ async function evaluate(req: EvaluateRequest): Promise<Float32Array> {
 
 function unload(): void {
   if (!loaded) return;
+  endChat(loaded);
   loaded.gpu?.destroy();
   loaded.rt.M._kite_wasm_engine_destroy(loaded.engine);
   loaded.rt.free(loaded.modelPtr);
