@@ -1,15 +1,16 @@
 // WebAssembly SIMD128 gemm kernels (the baseline every current browser has; relaxed SIMD is not
-// usable with emscripten 3.1.6's clang-14). Same tile structure as the NEON kernels: 1 x 4 tiles
-// for decode, 4 x 4 for prefill, both through kernels/gemm_tiling.h.
+// usable with emscripten 3.1.6's clang-14).
 //
-// Integer dot products: i16x8.extend_{low,high}_i8x16_s widens the int8 weights and activations and
-// i32x4.dot_i16x8_s multiplies and adds pairs into int32 lanes (V8 lowers it to pmaddwd on x86,
-// smull+addp on arm64), exact for int8 inputs. The activations of a tile row are widened once per
-// block and reused by the tile's 4 weight columns. Each block's int32 sums become f32 and are scaled
-// by the block's activation scale (and Q4's group scale), like the scalar reference; only the f32
-// summation order differs from it. Baseline wasm SIMD has no FMA: mul + add.
-// f16 weights widen exactly with integer shifts and one multiply by 2^112 (subnormals included;
-// Inf/NaN exponents fixed up), bf16 with a 16-bit shift.
+// Float formats: 1 x 4 tiles for decode, 4 x 4 for prefill, through kernels/gemm_tiling.h. f16
+// weights widen exactly with integer shifts and one multiply by 2^112 (wasm_common.h), bf16 with a
+// 16-bit shift. Baseline wasm SIMD has no FMA: mul + add.
+//
+// Quantized formats (Q8, Q4): one activation row at a time against 8 weight rows (decode and prefill
+// alike, see GemmRows). The only integer multiply-add is i32x4.dot_i16x8_s (V8: pmaddwd on x86,
+// smull + addp on arm64), so every int8 or nibble has to sit in an int16 lane; how the kernels get
+// there cheaply is described at PreparedRow below. Each block's int32 dot is exact and is scaled in
+// f32 by the block's activation scale (and Q4's group scale), like the scalar reference; only the
+// order of the f32 additions differs from it.
 #include <cstdint>
 
 #include "kernels/cpu/wasm/wasm_common.h"
@@ -20,6 +21,8 @@
 
 // The tile loops run over compile-time tile shapes and must be fully unrolled: a rolled loop keeps
 // the accumulators in memory (measured 2.5x slower in V8). Hence the unroll pragmas.
+// V8 keeps wasm loads in program order but moves arithmetic down to its first use, so a loop body
+// that loads much before computing spills (see DecodeTile's schedule_barrier).
 
 namespace kite {
 namespace kernels {
@@ -120,125 +123,6 @@ KITE_FLOAT_TILE(Bf16Tile1x4, 1, 4, kBf16)
 KITE_FLOAT_TILE(Bf16Tile4x4, 4, 4, kBf16)
 #undef KITE_FLOAT_TILE
 
-// One 32-column block of activations, widened to int16 once per tile row.
-struct WideBlock {
-  v128_t q[4];  // columns 0-7, 8-15, 16-23, 24-31
-};
-
-KITE_WASM_INLINE WideBlock Widen(const int8_t* p) {
-  const v128_t lo = wasm_v128_load(p), hi = wasm_v128_load(p + 16);
-  return {{wasm_i16x8_extend_low_i8x16(lo), wasm_i16x8_extend_high_i8x16(lo), wasm_i16x8_extend_low_i8x16(hi),
-           wasm_i16x8_extend_high_i8x16(hi)}};
-}
-
-// int32 lanes summing to w . x over one block, both widened to int16.
-KITE_WASM_INLINE v128_t BlockDot(const WideBlock& w, const WideBlock& x) {
-  const v128_t d01 = wasm_i32x4_add(wasm_i32x4_dot_i16x8(w.q[0], x.q[0]), wasm_i32x4_dot_i16x8(w.q[1], x.q[1]));
-  const v128_t d23 = wasm_i32x4_add(wasm_i32x4_dot_i16x8(w.q[2], x.q[2]), wasm_i32x4_dot_i16x8(w.q[3], x.q[3]));
-  return wasm_i32x4_add(d01, d23);
-}
-
-// The same with the weights as two 16-byte int8 halves.
-KITE_WASM_INLINE v128_t BlockDotQ8(v128_t w0, v128_t w1, const WideBlock& x) {
-  const v128_t d0 = wasm_i32x4_dot_i16x8(wasm_i16x8_extend_low_i8x16(w0), x.q[0]);
-  const v128_t d1 = wasm_i32x4_dot_i16x8(wasm_i16x8_extend_high_i8x16(w0), x.q[1]);
-  const v128_t d2 = wasm_i32x4_dot_i16x8(wasm_i16x8_extend_low_i8x16(w1), x.q[2]);
-  const v128_t d3 = wasm_i32x4_dot_i16x8(wasm_i16x8_extend_high_i8x16(w1), x.q[3]);
-  return wasm_i32x4_add(wasm_i32x4_add(d0, d1), wasm_i32x4_add(d2, d3));
-}
-
-// 32 Q4 codes (16 bytes) widened to int16 as stored, n = q + 8 in [0, 15]: low nibbles are columns
-// 0-15, high nibbles 16-31. The -8 is taken off the dot product instead (Q4Offset), once per row
-// and block rather than once per weight.
-KITE_WASM_INLINE WideBlock WidenQ4(const uint8_t* p) {
-  const v128_t raw = wasm_v128_load(p);
-  const v128_t lo = wasm_u16x8_extend_low_u8x16(raw);   // bytes 0-7: columns 0-7 and 16-23
-  const v128_t hi = wasm_u16x8_extend_high_u8x16(raw);  // bytes 8-15: columns 8-15 and 24-31
-  const v128_t nibble = wasm_i16x8_splat(0x0f);
-  return {{wasm_v128_and(lo, nibble), wasm_v128_and(hi, nibble), wasm_u16x8_shr(lo, 4), wasm_u16x8_shr(hi, 4)}};
-}
-
-// int32 lanes summing to 8 * sum(x) over the block: sum (q + 8) x - this = sum q x, exactly.
-KITE_WASM_INLINE v128_t Q4Offset(const WideBlock& x) {
-  const v128_t eight = wasm_i16x8_splat(8);
-  const WideBlock eights = {{eight, eight, eight, eight}};
-  return BlockDot(eights, x);
-}
-
-// out[i * tn + j] = sum over blocks of x_scale * (Q4: w_scale) * int_dot; the Q8 row scale is
-// applied when storing. Each block's activations (per tile row) and weights (per tile column) are
-// widened once and reused across the tile.
-KITE_WASM_INLINE void QuantTile(const GemmTile& t, int64_t m0, int mr, int64_t n0, int nr, const int tm,
-                                const int tn, const bool q4) {
-  const GemmArgs& a = *t.args;
-  const int8_t* x[4];
-  const float* x_scales[4];
-  const uint8_t* w[4];
-  const uint16_t* w_scales[4];
-  _Pragma("clang loop unroll(full)")
-  for (int i = 0; i < tm; ++i) {
-    const int64_t m = m0 + (i < mr ? i : mr - 1);
-    x[i] = static_cast<const int8_t*>(t.x) + m * t.x_row_elements;
-    x_scales[i] = t.x_scales + m * t.blocks;
-  }
-  _Pragma("clang loop unroll(full)")
-  for (int j = 0; j < 4; ++j) {
-    const int64_t n = n0 + (j < nr && j < tn ? j : nr - 1);
-    w[j] = static_cast<const uint8_t*>(t.w) + n * t.w_row_bytes;
-    w_scales[j] = static_cast<const uint16_t*>(t.w_scales) + n * t.w_scales_per_row;
-  }
-  v128_t acc[4][4];
-  _Pragma("clang loop unroll(full)")
-  for (int i = 0; i < tm; ++i)
-    _Pragma("clang loop unroll(full)")
-    for (int j = 0; j < tn; ++j) acc[i][j] = wasm_f32x4_splat(0.0f);
-  const int64_t step = q4 ? t.blocks_per_group : t.blocks;
-  for (int64_t b0 = 0; b0 < t.blocks; b0 += step) {
-    // Q4: the group scales of the tile's columns, widened 4 at a time (lane j: column j).
-    float ws[4] = {1.0f, 1.0f, 1.0f, 1.0f};
-    if (q4) {
-      const int64_t g = b0 / t.blocks_per_group;
-      wasm_v128_store(ws, HalfLanesToFloat(wasm_u32x4_make(w_scales[0][g], w_scales[1][g], w_scales[2][g],
-                                                           w_scales[3][g])));
-    }
-    const int64_t b_end = b0 + step < t.blocks ? b0 + step : t.blocks;
-    for (int64_t b = b0; b < b_end; ++b) {
-      WideBlock xb[4];
-      v128_t offset[4];
-      _Pragma("clang loop unroll(full)")
-      for (int i = 0; i < tm; ++i) {
-        xb[i] = Widen(x[i] + b * 32);
-        if (q4) offset[i] = Q4Offset(xb[i]);
-      }
-      _Pragma("clang loop unroll(full)")
-      for (int j = 0; j < tn; ++j) {
-        WideBlock wb;
-        v128_t w0 = wasm_i8x16_splat(0), w1 = w0;
-        if (q4) {
-          wb = WidenQ4(w[j] + b * 16);
-        } else {
-          w0 = wasm_v128_load(w[j] + b * 32);
-          w1 = wasm_v128_load(w[j] + b * 32 + 16);
-        }
-        _Pragma("clang loop unroll(full)")
-        for (int i = 0; i < tm; ++i) {
-          // Q8 widens its weights inside the dot (measured faster in V8 than keeping them widened).
-          const v128_t dot = wasm_f32x4_convert_i32x4(q4 ? wasm_i32x4_sub(BlockDot(wb, xb[i]), offset[i]) : BlockDotQ8(w0, w1, xb[i]));
-          const float scale = q4 ? x_scales[i][b] * ws[j] : x_scales[i][b];
-          acc[i][j] = wasm_f32x4_add(acc[i][j], wasm_f32x4_mul(dot, wasm_f32x4_splat(scale)));
-        }
-      }
-    }
-  }
-  const float* row_scales = static_cast<const float*>(t.w_scales);
-  for (int i = 0; i < mr; ++i) {
-    for (int j = 0; j < nr; ++j) {
-      const float v = HorizontalSum(acc[i][j]);
-      a.y[(m0 + i) * a.ldy + n0 + j] = q4 ? v : v * row_scales[n0 + j];
-    }
-  }
-}
-
 // [sum(a0), sum(a1), sum(a2), sum(a3)] of int32 lanes.
 KITE_WASM_INLINE v128_t ReduceFourI32(v128_t a0, v128_t a1, v128_t a2, v128_t a3) {
   const v128_t s01 = wasm_i32x4_add(wasm_i32x4_shuffle(a0, a1, 0, 2, 4, 6), wasm_i32x4_shuffle(a0, a1, 1, 3, 5, 7));
@@ -246,74 +130,244 @@ KITE_WASM_INLINE v128_t ReduceFourI32(v128_t a0, v128_t a1, v128_t a2, v128_t a3
   return wasm_i32x4_add(wasm_i32x4_shuffle(s01, s23, 0, 2, 4, 6), wasm_i32x4_shuffle(s01, s23, 1, 3, 5, 7));
 }
 
-// The decode tile (one activation row, kColumns = 4 or 8 columns): the activation block is widened
-// once for all columns, and each group of 4 columns' block sums is gathered into the lanes of one
-// vector: one conversion, one scale multiply and one add per block per 4 columns (the exact int32
-// block sums and the f32 scale products are those of QuantTile; only the order of the f32 additions
-// differs). Measured in node 20 (decode of a 135M model): Q8 is fastest with 8 columns (7.7 vs 10.5
-// ms/token with 4), Q4 with 4 (13.4 vs 15.2 ms/token with 8: its unpacking needs more registers).
-template <int kColumns>
-KITE_WASM_INLINE void QuantRowTile(const GemmTile& t, int64_t m0, int64_t n0, int nr, const bool q4) {
-  constexpr int kRowTileColumns = kColumns;
-  constexpr int kGroups = kColumns / 4;
-  const GemmArgs& a = *t.args;
-  const int8_t* x = static_cast<const int8_t*>(t.x) + m0 * t.x_row_elements;
-  const float* x_scales = t.x_scales + m0 * t.blocks;
-  const uint8_t* w[kRowTileColumns];
-  const uint16_t* w_scales[kRowTileColumns];
-  _Pragma("clang loop unroll(full)")
-  for (int j = 0; j < kRowTileColumns; ++j) {
-    const int64_t n = n0 + (j < nr ? j : nr - 1);
-    w[j] = static_cast<const uint8_t*>(t.w) + n * t.w_row_bytes;
-    w_scales[j] = static_cast<const uint16_t*>(t.w_scales) + n * t.w_scales_per_row;
+// ---- Quantized formats: one prepared activation row against 8 weight rows ----
+//
+// The weights are unpacked in place, as int16 lanes holding two weight bytes, without widening:
+// one AND or shift per 8 weights, each weight left at a power-of-two multiple of its code (Q8:
+// byte 2i as code * 256 by a left shift, byte 2i + 1 as code * 256 by masking; Q4: the four
+// nibbles of a lane as code * 1, 16, 256 and 1). The activations are prepared once per row to
+// match: int16, deinterleaved into even and odd columns and scaled so that every weight-activation
+// product is 256 times the code product. i32x4.dot_i16x8_s then gives 256 times the exact int32
+// block dot (|sum| <= 32 * 15 * 32768 for Q4, 32 * 128 * 256 * 128 for Q8: no overflow), and an
+// exact arithmetic shift takes the 256 off again. Q4's -8 is taken off as 8 * sum(x) per block,
+// prepared once per row. Per weight row and block that is 1 (Q4) or 2 (Q8) loads, 4 ANDs/shifts
+// and 4 dots, where widening costs 6 to 7 instructions in V8 (extend_high is two on x64).
+//
+// The block dots of 4 weight rows are reduced into the lanes of one vector (lane c: row c), so the
+// int-to-float conversion, the scale multiply and the add happen once per 4 rows and block. Q4's
+// f16 group scales are converted (with the activation scale multiplied in) ahead of the dot loop,
+// 4 blocks of a row per load, and transposed to match.
+//
+// Measured in node 20 (V8 11.3) on the SmolLM2-135M shapes against the kernels these replaced (4 x 4
+// and 1 x 4 / 1 x 8 tiles widening both operands): decode gemv Q4 1.8x, Q8 1.2x; prefill (64 rows,
+// the 4 x 4 tiles before) Q4 1.6x, Q8 1.3x.
+constexpr int kPreparedBlocks = 64;  // activation blocks prepared at a time (2048 columns, 4 KB)
+constexpr int kDecodeTileCols = 8;   // weight rows per tile (measured in node 20: 8 beats 4, 12 and 16)
+
+struct PreparedRow {
+  v128_t x[kPreparedBlocks][4];       // per block, the 4 int16 vectors its weights pair with
+  int32_t offset[kPreparedBlocks];    // Q4: -256 * 8 * sum(x codes); Q8: 0
+  float scale[kPreparedBlocks];       // activation scales; 0 past the last block
+};
+
+// Blocks [0, blocks) of one Q8 activation row (codes x, scales x_scales) into p, padded with zero
+// blocks to a multiple of 4. Q8: x[2i] and x[2i + 1] of each 16 columns; Q4: 256 x[2i], 16 x[16 + 2i],
+// x[2i + 1] and 256 x[17 + 2i] (the pairs of the masks in Q4BlockDot).
+template <bool kQ4>
+KITE_WASM_INLINE void PrepareRow(const int8_t* x, const float* x_scales, int64_t blocks, PreparedRow* p) {
+  const int64_t padded = (blocks + 3) & ~int64_t{3};
+  for (int64_t b = 0; b < padded; ++b) {
+    if (b >= blocks) {
+      p->x[b][0] = p->x[b][1] = p->x[b][2] = p->x[b][3] = wasm_i16x8_splat(0);
+      p->scale[b] = 0.0f;
+      continue;
+    }
+    const v128_t lo = wasm_v128_load(x + 32 * b), hi = wasm_v128_load(x + 32 * b + 16);
+    if (kQ4) {
+      p->x[b][0] = wasm_i16x8_shl(lo, 8);
+      p->x[b][1] = wasm_i16x8_shr(wasm_i16x8_shl(hi, 8), 4);
+      p->x[b][2] = wasm_i16x8_shr(lo, 8);
+      p->x[b][3] = wasm_v128_and(hi, wasm_i16x8_splat(static_cast<int16_t>(0xff00)));
+    } else {
+      p->x[b][0] = wasm_i16x8_shr(wasm_i16x8_shl(lo, 8), 8);
+      p->x[b][1] = wasm_i16x8_shr(lo, 8);
+      p->x[b][2] = wasm_i16x8_shr(wasm_i16x8_shl(hi, 8), 8);
+      p->x[b][3] = wasm_i16x8_shr(hi, 8);
+    }
+    p->scale[b] = x_scales[b];
   }
-  v128_t acc[kGroups];  // lane j of acc[h]: column 4h + j
-  _Pragma("clang loop unroll(full)")
-  for (int h = 0; h < kGroups; ++h) acc[h] = wasm_f32x4_splat(0.0f);
-  const int64_t step = q4 ? t.blocks_per_group : t.blocks;
-  for (int64_t b0 = 0; b0 < t.blocks; b0 += step) {
-    v128_t w_scale[kGroups];
+  for (int64_t b = 0; b < padded; b += 4) {
+    v128_t sums[4];
     _Pragma("clang loop unroll(full)")
-    for (int h = 0; h < kGroups; ++h) w_scale[h] = wasm_f32x4_splat(1.0f);
-    if (q4) {
-      const int64_t g = b0 / t.blocks_per_group;
-      _Pragma("clang loop unroll(full)")
-      for (int h = 0; h < kGroups; ++h) {
-        w_scale[h] = HalfLanesToFloat(wasm_u32x4_make(w_scales[4 * h][g], w_scales[4 * h + 1][g],
-                                                      w_scales[4 * h + 2][g], w_scales[4 * h + 3][g]));
-      }
+    for (int i = 0; i < 4; ++i) {
+      // 256 * 8 * sum(x): the prepared vectors hold 256 x, 16 x, x and 256 x.
+      const v128_t* v = p->x[b + i];
+      const v128_t d01 = wasm_i32x4_add(wasm_i32x4_dot_i16x8(v[0], wasm_i16x8_splat(8)),
+                                        wasm_i32x4_dot_i16x8(v[1], wasm_i16x8_splat(128)));
+      const v128_t d23 = wasm_i32x4_add(wasm_i32x4_dot_i16x8(v[2], wasm_i16x8_splat(2048)),
+                                        wasm_i32x4_dot_i16x8(v[3], wasm_i16x8_splat(8)));
+      sums[i] = wasm_i32x4_add(d01, d23);
     }
-    const int64_t b_end = b0 + step < t.blocks ? b0 + step : t.blocks;
-    for (int64_t b = b0; b < b_end; ++b) {
-      const WideBlock xb = Widen(x + b * 32);
-      const v128_t offset = q4 ? Q4Offset(xb) : wasm_i32x4_splat(0);
-      const v128_t x_scale = wasm_f32x4_splat(x_scales[b]);
-      _Pragma("clang loop unroll(full)")
-      for (int h = 0; h < kGroups; ++h) {
-        v128_t dot[4];
-        _Pragma("clang loop unroll(full)")
-        for (int j = 0; j < 4; ++j) {
-          const uint8_t* wj = w[4 * h + j];
-          dot[j] = q4 ? wasm_i32x4_sub(BlockDot(WidenQ4(wj + b * 16), xb), offset)
-                      : BlockDotQ8(wasm_v128_load(wj + b * 32), wasm_v128_load(wj + b * 32 + 16), xb);
-        }
-        const v128_t sums = wasm_f32x4_convert_i32x4(ReduceFourI32(dot[0], dot[1], dot[2], dot[3]));
-        const v128_t scale = q4 ? wasm_f32x4_mul(w_scale[h], x_scale) : x_scale;
-        acc[h] = wasm_f32x4_add(acc[h], wasm_f32x4_mul(sums, scale));
-      }
-    }
+    const v128_t offsets = wasm_i32x4_neg(ReduceFourI32(sums[0], sums[1], sums[2], sums[3]));
+    wasm_v128_store(p->offset + b, kQ4 ? offsets : wasm_i32x4_splat(0));
   }
-  float out[kRowTileColumns];
-  _Pragma("clang loop unroll(full)")
-  for (int h = 0; h < kGroups; ++h) wasm_v128_store(out + 4 * h, acc[h]);
-  const float* row_scales = static_cast<const float*>(t.w_scales);
-  for (int j = 0; j < nr; ++j) a.y[m0 * a.ldy + n0 + j] = q4 ? out[j] : out[j] * row_scales[n0 + j];
 }
 
-void Qs8Tile1x8(const GemmTile& t, int64_t m0, int mr, int64_t n0, int nr) { QuantRowTile<8>(t, m0, n0, nr, false); }
-void Qs8Tile4x4(const GemmTile& t, int64_t m0, int mr, int64_t n0, int nr) { QuantTile(t, m0, mr, n0, nr, 4, 4, false); }
-void Qs4Tile1x4(const GemmTile& t, int64_t m0, int mr, int64_t n0, int nr) { QuantRowTile<4>(t, m0, n0, nr, true); }
-void Qs4Tile4x4(const GemmTile& t, int64_t m0, int mr, int64_t n0, int nr) { QuantTile(t, m0, mr, n0, nr, 4, 4, true); }
+// int32 lanes summing to 256 * sum(n x) over one Q4 block, n = code + 8 (the stored nibble), from
+// its 16 bytes as 8 int16 lanes: lane i holds columns 2i, 16 + 2i (byte 2i) and 2i + 1, 17 + 2i.
+KITE_WASM_INLINE v128_t Q4BlockDot(v128_t raw, const v128_t* x) {
+  const v128_t d0 = wasm_i32x4_dot_i16x8(wasm_v128_and(raw, wasm_i16x8_splat(0x000f)), x[0]);
+  const v128_t d1 = wasm_i32x4_dot_i16x8(wasm_v128_and(raw, wasm_i16x8_splat(0x00f0)), x[1]);
+  const v128_t d2 = wasm_i32x4_dot_i16x8(wasm_v128_and(raw, wasm_i16x8_splat(0x0f00)), x[2]);
+  const v128_t d3 = wasm_i32x4_dot_i16x8(wasm_u16x8_shr(raw, 12), x[3]);
+  return wasm_i32x4_add(wasm_i32x4_add(d0, d1), wasm_i32x4_add(d2, d3));
+}
+
+// int32 lanes summing to 256 * (w . x) over one Q8 block (two 16-byte halves).
+KITE_WASM_INLINE v128_t Q8BlockDot(v128_t w0, v128_t w1, const v128_t* x) {
+  const v128_t high_byte = wasm_i16x8_splat(static_cast<int16_t>(0xff00));
+  const v128_t d0 = wasm_i32x4_dot_i16x8(wasm_i16x8_shl(w0, 8), x[0]);
+  const v128_t d1 = wasm_i32x4_dot_i16x8(wasm_v128_and(w0, high_byte), x[1]);
+  const v128_t d2 = wasm_i32x4_dot_i16x8(wasm_i16x8_shl(w1, 8), x[2]);
+  const v128_t d3 = wasm_i32x4_dot_i16x8(wasm_v128_and(w1, high_byte), x[3]);
+  return wasm_i32x4_add(wasm_i32x4_add(d0, d1), wasm_i32x4_add(d2, d3));
+}
+
+// Blocks [pb, pb + 4) of Q4TileScales below (kFull: all 4 before `blocks`).
+template <int kTileCols, int kBlocksPerGroup, bool kFull>
+KITE_WASM_INLINE void Q4TileScales4(const PreparedRow& p, const uint16_t* const* w_scales, int64_t b0, int64_t pb,
+                                    int64_t blocks, int64_t blocks_per_group, float (*out)[kTileCols]) {
+  const v128_t x_scale = wasm_v128_load(p.scale + pb);  // 0 past the last block
+  const int64_t b = b0 + pb;
+  _Pragma("clang loop unroll(full)")
+  for (int g = 0; g < kTileCols / 4; ++g) {
+    v128_t v[4];  // v[c]: blocks pb .. pb + 3 of column 4g + c
+    _Pragma("clang loop unroll(full)")
+    for (int c = 0; c < 4; ++c) {
+      const uint16_t* ws = w_scales[4 * g + c];
+      v128_t halves;
+      if (kFull && kBlocksPerGroup == 1) {
+        halves = wasm_u32x4_load16x4(ws + b);  // the scales of 4 blocks in one load
+      } else if (kFull && kBlocksPerGroup == 2) {
+        halves = wasm_u32x4_make(ws[b / 2], ws[b / 2], ws[b / 2 + 1], ws[b / 2 + 1]);
+      } else {  // other groups, and the last K % 128 columns: no reads past the row's scales
+        const int64_t bpg = kBlocksPerGroup > 0 ? kBlocksPerGroup : blocks_per_group;
+        uint32_t h[4];
+        for (int i = 0; i < 4; ++i) h[i] = kFull || pb + i < blocks ? ws[(b + i) / bpg] : 0;
+        halves = wasm_u32x4_make(h[0], h[1], h[2], h[3]);
+      }
+      v[c] = wasm_f32x4_mul(HalfLanesToFloat(halves), x_scale);
+    }
+    // Transpose to [block][column]; rows past `blocks` land in out's padding.
+    const v128_t t01lo = wasm_i32x4_shuffle(v[0], v[1], 0, 4, 1, 5), t01hi = wasm_i32x4_shuffle(v[0], v[1], 2, 6, 3, 7);
+    const v128_t t23lo = wasm_i32x4_shuffle(v[2], v[3], 0, 4, 1, 5), t23hi = wasm_i32x4_shuffle(v[2], v[3], 2, 6, 3, 7);
+    wasm_v128_store(&out[pb][4 * g], wasm_i64x2_shuffle(t01lo, t23lo, 0, 2));
+    wasm_v128_store(&out[pb + 1][4 * g], wasm_i64x2_shuffle(t01lo, t23lo, 1, 3));
+    wasm_v128_store(&out[pb + 2][4 * g], wasm_i64x2_shuffle(t01hi, t23hi, 0, 2));
+    wasm_v128_store(&out[pb + 3][4 * g], wasm_i64x2_shuffle(t01hi, t23hi, 1, 3));
+  }
+}
+
+// Q4: the products f16 scale * activation scale of prepared blocks [0, blocks) for the tile's
+// kTileCols weight rows, [block][column] (4 columns per vector). Converting them ahead of the dot
+// loop takes one 8-byte load per column and 4 blocks (each column's scales are contiguous) instead
+// of 4 scalar loads per block, and keeps the conversion's registers out of the dot loop.
+// kBlocksPerGroup: 1 or 2 (groups of 32 or 64 columns), or 0: any, blocks_per_group at run time.
+template <int kTileCols, int kBlocksPerGroup>
+KITE_WASM_INLINE void Q4TileScales(const PreparedRow& p, const uint16_t* const* w_scales, int64_t b0, int64_t blocks,
+                                   int64_t blocks_per_group, float (*out)[kTileCols]) {
+  int64_t pb = 0;
+  for (; pb + 4 <= blocks; pb += 4) {
+    Q4TileScales4<kTileCols, kBlocksPerGroup, true>(p, w_scales, b0, pb, blocks, blocks_per_group, out);
+  }
+  if (pb < blocks) Q4TileScales4<kTileCols, kBlocksPerGroup, false>(p, w_scales, b0, pb, blocks, blocks_per_group, out);
+}
+
+// out[c] = sum over blocks [b0, b0 + blocks) of weight rows n0 + c (c < kTileCols; columns past nr
+// repeat the last one) of the scaled block dots with the prepared blocks [0, blocks). Q8: before the
+// row scale.
+template <int kTileCols, bool kQ4, int kBlocksPerGroup>
+KITE_WASM_INLINE void DecodeTile(const GemmTile& t, const PreparedRow& p, int64_t b0, int64_t blocks, int64_t n0,
+                                 int nr, float* out) {
+  constexpr int kGroups = kTileCols / 4;
+  const uint8_t* w[kTileCols];
+  const uint16_t* w_scales[kTileCols];
+  _Pragma("clang loop unroll(full)")
+  for (int c = 0; c < kTileCols; ++c) {
+    const int64_t n = n0 + (c < nr ? c : nr - 1);
+    w[c] = static_cast<const uint8_t*>(t.w) + n * t.w_row_bytes + b0 * (kQ4 ? 16 : 32);
+    w_scales[c] = static_cast<const uint16_t*>(t.w_scales) + n * t.w_scales_per_row;
+  }
+  alignas(16) float q4_scales[kQ4 ? kPreparedBlocks : 1][kTileCols];
+  if (kQ4) Q4TileScales<kTileCols, kBlocksPerGroup>(p, w_scales, b0, blocks, t.blocks_per_group, q4_scales);
+  v128_t acc[kGroups];
+  _Pragma("clang loop unroll(full)")
+  for (int g = 0; g < kGroups; ++g) acc[g] = wasm_f32x4_splat(0.0f);
+  // V8 keeps wasm loads in program order and moves arithmetic down to its first use, so a block
+  // would load all 8 rows' weights up front and spill them. Storing each row's block dot as soon as
+  // it is computed (to a slot nobody reads) pins that arithmetic before the next row's load: Q4
+  // decode 1.15x faster, Q8 1.1x.
+  volatile v128_t schedule_barrier;
+  (void)schedule_barrier;
+  for (int64_t pb = 0; pb < blocks; ++pb) {
+    const v128_t* x = p.x[pb];
+    _Pragma("clang loop unroll(full)")
+    for (int g = 0; g < kGroups; ++g) {
+      v128_t d[4];
+      _Pragma("clang loop unroll(full)")
+      for (int c = 0; c < 4; ++c) {
+        const uint8_t* wc = w[4 * g + c];
+        d[c] = kQ4 ? Q4BlockDot(wasm_v128_load(wc + pb * 16), x)
+                   : Q8BlockDot(wasm_v128_load(wc + pb * 32), wasm_v128_load(wc + pb * 32 + 16), x);
+        schedule_barrier = d[c];
+      }
+      v128_t sums = ReduceFourI32(d[0], d[1], d[2], d[3]);
+      if (kQ4) sums = wasm_i32x4_add(sums, wasm_v128_load32_splat(p.offset + pb));
+      const v128_t dots = wasm_f32x4_convert_i32x4(wasm_i32x4_shr(sums, 8));  // exact: multiples of 256
+      const v128_t scale = kQ4 ? wasm_v128_load(&q4_scales[pb][4 * g]) : wasm_v128_load32_splat(p.scale + pb);
+      acc[g] = wasm_f32x4_add(acc[g], wasm_f32x4_mul(dots, scale));
+    }
+  }
+  _Pragma("clang loop unroll(full)")
+  for (int g = 0; g < kGroups; ++g) wasm_v128_store(out + 4 * g, acc[g]);
+}
+
+// Rows [m0, m0 + mr) x columns [n_begin, n_end) of y, one activation row at a time: each row is
+// prepared kPreparedBlocks blocks at a time and swept by kTileCols-wide tiles; with K beyond one
+// prepared chunk, y collects the chunks' partial sums.
+template <int kTileCols, bool kQ4, int kBlocksPerGroup>
+void DecodeRows(const GemmTile& t, int64_t m0, int mr, int64_t n_begin, int64_t n_end) {
+  const GemmArgs& a = *t.args;
+  const float* row_scales = static_cast<const float*>(t.w_scales);
+  PreparedRow p;
+  for (int64_t m = m0; m < m0 + mr; ++m) {
+    float* y = a.y + m * a.ldy;
+    for (int64_t b0 = 0; b0 < t.blocks; b0 += kPreparedBlocks) {
+      const int64_t blocks = t.blocks - b0 < kPreparedBlocks ? t.blocks - b0 : kPreparedBlocks;
+      PrepareRow<kQ4>(static_cast<const int8_t*>(t.x) + m * t.x_row_elements + b0 * 32,
+                      t.x_scales + m * t.blocks + b0, blocks, &p);
+      for (int64_t n0 = n_begin; n0 < n_end; n0 += kTileCols) {
+        const int nr = n_end - n0 < kTileCols ? static_cast<int>(n_end - n0) : kTileCols;
+        alignas(16) float out[kTileCols];
+        DecodeTile<kTileCols, kQ4, kBlocksPerGroup>(t, p, b0, blocks, n0, nr, out);
+        for (int c = 0; c < nr; ++c) {
+          const float v = kQ4 ? out[c] : out[c] * row_scales[n0 + c];
+          y[n0 + c] = b0 == 0 ? v : y[n0 + c] + v;
+        }
+      }
+    }
+  }
+}
+
+// All rows of y, for any M. With M >= 2 the columns go in blocks of about kGemmColumnBlockBytes of
+// weights, each swept by every activation row while it sits in L2 (as RunGemmTiles does); the rows
+// share no registers, so this costs M weight passes from L2 per block instead of M / 4 with
+// register tiles of 4 rows, but the decode loop's in-place unpacking and 4-column reductions make
+// one pass cheaper than a 4 x 4 tile's share.
+template <bool kQ4, int kBlocksPerGroup>
+void GemmRows(const GemmTile& t) {
+  const GemmArgs& a = *t.args;
+  if (a.m <= 0 || a.n_end <= a.n_begin) return;
+  int64_t block_columns = a.n_end - a.n_begin;
+  if (a.m >= 2) {
+    const int64_t fit = kGemmColumnBlockBytes / (t.w_row_bytes > 0 ? t.w_row_bytes : 1) / kDecodeTileCols;
+    block_columns = (fit > 1 ? fit : 1) * kDecodeTileCols;
+  }
+  for (int64_t nb = a.n_begin; nb < a.n_end; nb += block_columns) {
+    const int64_t ne = a.n_end - nb < block_columns ? a.n_end : nb + block_columns;
+    DecodeRows<kDecodeTileCols, kQ4, kBlocksPerGroup>(t, 0, static_cast<int>(a.m), nb, ne);
+  }
+}
 
 }  // namespace
 
@@ -331,13 +385,15 @@ void bf16_gemm_f32__wasm_simd128(const GemmArgs& a, const uint16_t* w, const flo
 
 void qs8_gemm_f32__wasm_simd128(const GemmArgs& a, const int8_t* w, const float* w_scales, const int8_t* xq,
                                 const float* x_scales) {
-  RunGemmTiles(MakeQuantGemmTile(a, w, w_scales, 0, xq, x_scales), GemmTiling{Qs8Tile1x8, 8, Qs8Tile4x4, 4, 4});
+  GemmRows<false, 0>(MakeQuantGemmTile(a, w, w_scales, 0, xq, x_scales));
 }
 
 void qs4_gemm_f32__wasm_simd128(const GemmArgs& a, const uint8_t* w, const uint16_t* w_scales_f16,
                                 int64_t group_size, const int8_t* xq, const float* x_scales) {
-  RunGemmTiles(MakeQuantGemmTile(a, w, w_scales_f16, group_size, xq, x_scales),
-               GemmTiling{Qs4Tile1x4, 4, Qs4Tile4x4, 4, 4});
+  const GemmTile t = MakeQuantGemmTile(a, w, w_scales_f16, group_size, xq, x_scales);
+  if (t.blocks_per_group == 1) return GemmRows<true, 1>(t);
+  if (t.blocks_per_group == 2) return GemmRows<true, 2>(t);
+  GemmRows<true, 0>(t);
 }
 
 // Same bytes as f32_qd8_quantize__scalar: f32x4.nearest rounds ties to even like nearbyint, and the

@@ -22,17 +22,19 @@ KITE_WASM_INLINE float HorizontalMax(v128_t v) {
   return wasm_f32x4_extract_lane(wasm_f32x4_max(max2, wasm_i32x4_shuffle(max2, max2, 1, 0, 3, 2)), 0);
 }
 
-// 4 IEEE halves (in the low 16 bits of each 32-bit lane) to f32, exactly: (exponent, mantissa) << 13
-// is the value / 2^112 as an f32 (subnormal halves included), and multiplying by 2^112 is exact;
-// Inf/NaN get the f32 all-ones exponent.
+// 4 IEEE halves (in the low 16 bits of each 32-bit lane; the high bits are ignored) to f32, exactly.
+// (sign, exponent, mantissa) moved to (bit 31, bits 23-27, bits 13-22) is the value / 2^112 as an
+// f32 (subnormal halves included: wasm keeps f32 subnormals), and multiplying by 2^112 is exact.
+// Inf/NaN (exponent 31) come out of the multiply with the f32 exponent 143 and the right sign and
+// mantissa: setting all exponent bits makes them Inf/NaN. (Checked against HalfToFloat for all
+// 65536 halves.)
 KITE_WASM_INLINE v128_t HalfLanesToFloat(v128_t h) {
-  const v128_t magnitude = wasm_v128_and(h, wasm_i32x4_splat(0x7fff));
-  const v128_t sign = wasm_i32x4_shl(wasm_v128_and(h, wasm_i32x4_splat(0x8000)), 16);
-  const v128_t shifted = wasm_i32x4_shl(magnitude, 13);
-  v128_t f = wasm_f32x4_mul(shifted, wasm_f32x4_splat(5.192296858534828e+33f));
-  const v128_t inf_nan = wasm_i32x4_ge(magnitude, wasm_i32x4_splat(0x7c00));
-  f = wasm_v128_bitselect(wasm_v128_or(shifted, wasm_i32x4_splat(0x7f800000)), f, inf_nan);
-  return wasm_v128_or(f, sign);
+  const v128_t spread = wasm_i32x4_shr(wasm_i32x4_shl(h, 16), 3);  // sign in bits 28-31
+  const v128_t bits = wasm_v128_and(spread, wasm_i32x4_splat(static_cast<int32_t>(0x8fffe000)));
+  const v128_t f = wasm_f32x4_mul(bits, wasm_f32x4_splat(5.192296858534828e+33f));  // 2^112
+  const v128_t exponent = wasm_v128_and(h, wasm_i32x4_splat(0x7c00));
+  const v128_t inf_nan = wasm_i32x4_eq(exponent, wasm_i32x4_splat(0x7c00));
+  return wasm_v128_or(f, wasm_v128_and(inf_nan, wasm_i32x4_splat(0x7f800000)));
 }
 
 // 4 halves at p to f32.
