@@ -61,4 +61,14 @@ uint64_t SlidingKvBytes(const ModelConfig& config, int64_t max_batch) {
   return 2ull * layers * rows * config.num_kv_heads * config.head_dim * sizeof(float);
 }
 
+void ForEachRow(ThreadPool& pool, int64_t n, FunctionRef<void(int64_t)> row) {
+  if (n < 8 || pool.size() <= 1) {
+    for (int64_t t = 0; t < n; ++t) row(t);
+    return;
+  }
+  pool.ParallelFor(n, 2, [&](int64_t begin, int64_t end) {
+    for (int64_t t = begin; t < end; ++t) row(t);
+  });
+}
+
 }  // namespace kite

@@ -5,6 +5,7 @@
 #include <cstdint>
 
 #include "runtime/core/status.h"
+#include "runtime/core/thread_pool.h"
 #include "runtime/model/kv_cache.h"
 #include "runtime/model/model_config.h"
 
@@ -18,6 +19,11 @@ Status CheckForwardInputs(const ModelConfig& config, const int32_t* tokens, int6
 // hold a fixed ring (window + batch - 1 rows) whatever the context, counted by SlidingKvBytes.
 uint64_t FullAttentionKvBytesPerToken(const ModelConfig& config);
 uint64_t SlidingKvBytes(const ModelConfig& config, int64_t max_batch);
+
+// Calls row(t) for t in [0, n): across the pool for a prompt's rows, inline for a few (decode).
+// The row-wise steps between matrix products (norms, SwiGLU, residual adds) otherwise leave every
+// thread but one idle: ~5% of a 2-thread q4 prefill went to the idle worker.
+void ForEachRow(ThreadPool& pool, int64_t n, FunctionRef<void(int64_t)> row);
 
 // What one attention layer adds to its fresh q/k/v rows before attending; null fields are absent.
 struct QkvExtras {

@@ -105,7 +105,7 @@ void LlamaModel::ForwardBatch(LlamaState& s, ThreadPool& pool, const int32_t* to
   for (uint32_t l = 0; l < c.num_layers; ++l) {
     const LayerWeights& L = weights_.layers[l];
     // xn = RMSNorm(x)
-    for (int64_t t = 0; t < n; ++t) kernels::RmsNorm(s.x.data() + t * D, L.attn_norm, D, eps, s.xn.data() + t * D);
+    ForEachRow(pool, n, [&](int64_t t) { kernels::RmsNorm(s.x.data() + t * D, L.attn_norm, D, eps, s.xn.data() + t * D); });
     // q: [n][H*hd], k, v: [n][KV*hd]
     MatMul(kr, pool, s.matmul, L.wq, s.xn.data(), n, s.q.data(), H * hd);
     MatMul(kr, pool, s.matmul, L.wk, s.xn.data(), n, s.k.data(), KV * hd);
@@ -117,11 +117,11 @@ void LlamaModel::ForwardBatch(LlamaState& s, ThreadPool& pool, const int32_t* to
     CausalAttention(shape, s.kv, l, s.q.data(), n, pos, s.attn.data(), pool);
     // x += attn @ Wo^T (+ bo)
     MatMul(kr, pool, s.matmul, L.wo, s.attn.data(), n, s.xn.data(), D);
-    for (int64_t t = 0; t < n; ++t) {
+    ForEachRow(pool, n, [&](int64_t t) {
       if (L.bo != nullptr) kernels::AddInPlace(s.xn.data() + t * D, L.bo, D);
       kernels::AddInPlace(s.x.data() + t * D, s.xn.data() + t * D, D);
-    }
-    for (int64_t t = 0; t < n; ++t) kernels::RmsNorm(s.x.data() + t * D, L.ffn_norm, D, eps, s.xn.data() + t * D);
+      kernels::RmsNorm(s.x.data() + t * D, L.ffn_norm, D, eps, s.xn.data() + t * D);
+    });
     if (L.sparse) {
       // x += MoE(xn): the routed experts' SwiGLU MLPs, weighted (moe.h)
       MoeForward(c, L.moe, kr, pool, s.matmul, s.moe, s.xn.data(), n, s.moe_out.data());
@@ -131,11 +131,11 @@ void LlamaModel::ForwardBatch(LlamaState& s, ThreadPool& pool, const int32_t* to
     // x += down(silu(gate(xn)) * up(xn))
     MatMul(kr, pool, s.matmul, L.gate, s.xn.data(), n, s.gate.data(), F);
     MatMul(kr, pool, s.matmul, L.up, s.xn.data(), n, s.up.data(), F);
-    for (int64_t t = 0; t < n; ++t) {
+    ForEachRow(pool, n, [&](int64_t t) {
       if (L.b_gate != nullptr) kernels::AddInPlace(s.gate.data() + t * F, L.b_gate, F);
       if (L.b_up != nullptr) kernels::AddInPlace(s.up.data() + t * F, L.b_up, F);
       kernels::SiluMul(s.gate.data() + t * F, s.up.data() + t * F, F);
-    }
+    });
     MatMul(kr, pool, s.matmul, L.down, s.gate.data(), n, s.xn.data(), D);
     for (int64_t t = 0; t < n; ++t) {
       if (L.b_down != nullptr) kernels::AddInPlace(s.xn.data() + t * D, L.b_down, D);
