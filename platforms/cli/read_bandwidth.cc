@@ -16,7 +16,7 @@ namespace {
 typedef float Vec8 __attribute__((vector_size(32)));
 
 // Eight independent accumulators hide the add latency; the compiler keeps them in registers.
-float SumSlice(const Vec8* p, uint64_t n) {
+inline __attribute__((always_inline)) float SumSliceBody(const Vec8* p, uint64_t n) {
   Vec8 a0 = {}, a1 = {}, a2 = {}, a3 = {}, a4 = {}, a5 = {}, a6 = {}, a7 = {};
   uint64_t i = 0;
   for (; i + 8 <= n; i += 8) {
@@ -34,6 +34,23 @@ float SumSlice(const Vec8* p, uint64_t n) {
   float total = 0;
   for (int k = 0; k < 8; ++k) total += s[k];
   return total;
+}
+
+float SumSlice(const Vec8* p, uint64_t n) { return SumSliceBody(p, n); }
+
+#if defined(__x86_64__)
+// The same loop with 32-byte loads. Compiled for baseline x86-64 the 32-byte vectors become pairs
+// of 16-byte loads, and one thread then reads ~20% less than the decode kernels (AVX2/AVX-512
+// loads) stream: measured here 31 GB/s against 38-39 with AVX2 (AVX-512: the same 38), which
+// would put decode above "100% of the roofline".
+__attribute__((target("avx2"))) float SumSliceAvx2(const Vec8* p, uint64_t n) { return SumSliceBody(p, n); }
+#endif
+
+float SumSliceBest(const Vec8* p, uint64_t n) {
+#if defined(__x86_64__)
+  if (__builtin_cpu_supports("avx2")) return SumSliceAvx2(p, n);
+#endif
+  return SumSlice(p, n);
 }
 
 }  // namespace
@@ -56,7 +73,7 @@ double MeasureReadBandwidthInProcess(int threads, uint64_t buffer_bytes, int pas
       pool.emplace_back([&, t] {
         const uint64_t begin = t * per;
         const uint64_t count = t + 1 == threads ? n_vec - begin : per;
-        partial[t] = SumSlice(buffer + begin, count);
+        partial[t] = SumSliceBest(buffer + begin, count);
       });
     }
     for (auto& th : pool) th.join();
