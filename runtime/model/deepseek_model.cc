@@ -161,7 +161,9 @@ void DeepseekModel::ForwardBatch(DeepseekState& s, ThreadPool& pool, const int32
   for (uint32_t l = 0; l < c.num_layers; ++l) {
     const DeepseekLayerWeights& L = layers_[l];
     float* layer_cache = s.cache.data() + static_cast<int64_t>(l) * s.capacity * row;  // [capacity][r + dr]
-    for (int64_t t = 0; t < n; ++t) kernels::RmsNorm(s.x.data() + t * D, L.attn_norm, D, eps, s.xn.data() + t * D);
+    ForEachRow(pool, n, [&](int64_t t) {
+      kernels::RmsNorm(s.x.data() + t * D, L.attn_norm, D, eps, s.xn.data() + t * D);
+    });
     // q: [n][H][dn + dr] = q_proj(xn), or q_b(RMSNorm(q_a(xn)))
     if (qr == 0) {
       MatMul(kr, pool, s.matmul, L.q_proj, s.xn.data(), n, s.q.data(), H * qk);
@@ -189,13 +191,15 @@ void DeepseekModel::ForwardBatch(DeepseekState& s, ThreadPool& pool, const int32
     MatMul(kr, pool, s.matmul, L.wo, s.attn.data(), n, s.xn.data(), D);
     for (int64_t t = 0; t < n; ++t) kernels::AddInPlace(s.x.data() + t * D, s.xn.data() + t * D, D);
     // x += MLP(RMSNorm(x)): routed + shared experts on sparse layers, SwiGLU on dense ones
-    for (int64_t t = 0; t < n; ++t) kernels::RmsNorm(s.x.data() + t * D, L.ffn_norm, D, eps, s.xn.data() + t * D);
+    ForEachRow(pool, n, [&](int64_t t) {
+      kernels::RmsNorm(s.x.data() + t * D, L.ffn_norm, D, eps, s.xn.data() + t * D);
+    });
     if (L.sparse) {
       MoeForward(c, L.moe, kr, pool, s.matmul, s.moe, s.xn.data(), n, s.mlp_out.data());
     } else {
       MatMul(kr, pool, s.matmul, L.mlp.gate, s.xn.data(), n, s.gate.data(), F);
       MatMul(kr, pool, s.matmul, L.mlp.up, s.xn.data(), n, s.up.data(), F);
-      for (int64_t t = 0; t < n; ++t) kernels::SiluMul(s.gate.data() + t * F, s.up.data() + t * F, F);
+      ForEachRow(pool, n, [&](int64_t t) { kernels::SiluMul(s.gate.data() + t * F, s.up.data() + t * F, F); });
       MatMul(kr, pool, s.matmul, L.mlp.down, s.gate.data(), n, s.mlp_out.data(), D);
     }
     for (int64_t t = 0; t < n; ++t) kernels::AddInPlace(s.x.data() + t * D, s.mlp_out.data() + t * D, D);

@@ -169,7 +169,9 @@ void Gemma3Model::ForwardBatch(Gemma3State& s, ThreadPool& pool, const int32_t* 
     const float* cos_table = L.sliding ? s.cos_local.data() : s.cos_global.data();
     const float* sin_table = L.sliding ? s.sin_local.data() : s.sin_global.data();
     // xn = RMSNorm(x) (1 + w)
-    for (int64_t t = 0; t < n; ++t) kernels::RmsNorm(s.x.data() + t * D, L.input_norm, D, eps, s.xn.data() + t * D);
+    ForEachRow(pool, n, [&](int64_t t) {
+      kernels::RmsNorm(s.x.data() + t * D, L.input_norm, D, eps, s.xn.data() + t * D);
+    });
     // q: [n][H*hd], k, v: [n][KV*hd]
     MatMul(kr, pool, s.matmul, L.wq, s.xn.data(), n, s.q.data(), H * hd);
     MatMul(kr, pool, s.matmul, L.wk, s.xn.data(), n, s.k.data(), KV * hd);
@@ -188,10 +190,12 @@ void Gemma3Model::ForwardBatch(Gemma3State& s, ThreadPool& pool, const int32_t* 
       kernels::AddInPlace(s.x.data() + t * D, o, D);
     }
     // x += RMSNorm(down(gelu_tanh(gate xn) * up xn)) (1 + w), xn = RMSNorm(x) (1 + w)
-    for (int64_t t = 0; t < n; ++t) kernels::RmsNorm(s.x.data() + t * D, L.pre_ffn_norm, D, eps, s.xn.data() + t * D);
+    ForEachRow(pool, n, [&](int64_t t) {
+      kernels::RmsNorm(s.x.data() + t * D, L.pre_ffn_norm, D, eps, s.xn.data() + t * D);
+    });
     MatMul(kr, pool, s.matmul, L.mlp.gate, s.xn.data(), n, s.gate.data(), F);
     MatMul(kr, pool, s.matmul, L.mlp.up, s.xn.data(), n, s.up.data(), F);
-    for (int64_t t = 0; t < n; ++t) kernels::GeluTanhMul(s.gate.data() + t * F, s.up.data() + t * F, F);
+    ForEachRow(pool, n, [&](int64_t t) { kernels::GeluTanhMul(s.gate.data() + t * F, s.up.data() + t * F, F); });
     MatMul(kr, pool, s.matmul, L.mlp.down, s.gate.data(), n, s.xn.data(), D);
     for (int64_t t = 0; t < n; ++t) {
       float* m = s.xn.data() + t * D;

@@ -118,7 +118,9 @@ void Gpt2Model::ForwardBatch(Gpt2State& s, ThreadPool& pool, const int32_t* toke
   for (uint32_t l = 0; l < c.num_layers; ++l) {
     const Gpt2LayerWeights& L = layers_[l];
     // xn = LayerNorm(x; ln_1)
-    for (int64_t t = 0; t < n; ++t) kernels::LayerNorm(s.x.data() + t * D, L.ln_1_w, L.ln_1_b, D, eps, s.xn.data() + t * D);
+    ForEachRow(pool, n, [&](int64_t t) {
+      kernels::LayerNorm(s.x.data() + t * D, L.ln_1_w, L.ln_1_b, D, eps, s.xn.data() + t * D);
+    });
     // q, k, v: [n][D] = xn W^T + b; heads are consecutive hd-slices
     MatMul(kr, pool, s.matmul, L.wq, s.xn.data(), n, s.q.data(), D);
     MatMul(kr, pool, s.matmul, L.wk, s.xn.data(), n, s.k.data(), D);
@@ -140,7 +142,9 @@ void Gpt2Model::ForwardBatch(Gpt2State& s, ThreadPool& pool, const int32_t* toke
       kernels::AddInPlace(s.x.data() + t * D, s.xn.data() + t * D, D);
     }
     // x += proj(gelu_tanh(fc(LayerNorm(x; ln_2))))      ffn: [n][F]
-    for (int64_t t = 0; t < n; ++t) kernels::LayerNorm(s.x.data() + t * D, L.ln_2_w, L.ln_2_b, D, eps, s.xn.data() + t * D);
+    ForEachRow(pool, n, [&](int64_t t) {
+      kernels::LayerNorm(s.x.data() + t * D, L.ln_2_w, L.ln_2_b, D, eps, s.xn.data() + t * D);
+    });
     MatMul(kr, pool, s.matmul, L.fc, s.xn.data(), n, s.ffn.data(), F);
     for (int64_t t = 0; t < n; ++t) {
       kernels::AddInPlace(s.ffn.data() + t * F, L.b_fc, F);

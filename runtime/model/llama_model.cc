@@ -105,7 +105,9 @@ void LlamaModel::ForwardBatch(LlamaState& s, ThreadPool& pool, const int32_t* to
   for (uint32_t l = 0; l < c.num_layers; ++l) {
     const LayerWeights& L = weights_.layers[l];
     // xn = RMSNorm(x)
-    ForEachRow(pool, n, [&](int64_t t) { kernels::RmsNorm(s.x.data() + t * D, L.attn_norm, D, eps, s.xn.data() + t * D); });
+    ForEachRow(pool, n, [&](int64_t t) {
+      kernels::RmsNorm(s.x.data() + t * D, L.attn_norm, D, eps, s.xn.data() + t * D);
+    });
     // q: [n][H*hd], k, v: [n][KV*hd]
     MatMul(kr, pool, s.matmul, L.wq, s.xn.data(), n, s.q.data(), H * hd);
     MatMul(kr, pool, s.matmul, L.wk, s.xn.data(), n, s.k.data(), KV * hd);
