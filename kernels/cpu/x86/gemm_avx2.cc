@@ -57,7 +57,7 @@ KITE_ALWAYS_INLINE void FloatDotTile(const int tm, const int tn, const int forma
       for (int j = 0; j < tn; ++j) acc[u][i][j] = _mm256_setzero_ps();
   int64_t c = 0;
   for (; c + 8 * unroll <= k; c += 8 * unroll) {
-    for (int j = 0; j < tn && tm == 1; ++j) _mm_prefetch(wr[j] + c * element_bytes + prefetch, _MM_HINT_T0);
+    if (tm == 1 && (c * element_bytes & 63) == 0) PrefetchTileLines(wr[0], tn, c * element_bytes, prefetch);
     for (int u = 0; u < unroll; ++u) {
       __m256 wv[4];
       for (int j = 0; j < tn; ++j) wv[j] = LoadWeights8(wr[j] + (c + 8 * u) * element_bytes, format);

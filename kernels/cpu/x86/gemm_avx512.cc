@@ -37,11 +37,11 @@ namespace {
 #include "kernels/cpu/x86/avx_common.inc"
 
 constexpr int kMaxTileM = 4, kMaxTileN = 8;
-// Q4 decode prefetches further ahead than the other formats (it spends more instructions per byte).
-// Measured here, M = 1 from DRAM, GB/s of weights for Qwen2.5-0.5B's qkv / mlp_up / mlp_down /
-// lm_head at g32: 4096 ahead 32 / 31 / 37 / 31; 8192: 38 / 38-39 / 37-38 / 36; 12288: 39-40 / 40 /
-// 34-36 / 34-36; 16384: 38 / 37 / 34-36 / 36. Q8 stays at kPrefetchAheadBytes: 2048 26 / 29 / 26,
-// 4096 31-32 / 30 / 34, 8192 26-27 / 29 / 29-30 (qkv / mlp_down / lm_head).
+// Q4 decode prefetches further beyond the tile than the other formats (it spends more instructions
+// per byte). Measured end to end here (Qwen2.5-0.5B shape, one thread, kite bench tg128, alternating
+// runs) with the linear tile prefetch of avx_common.inc: Q4 at 4096 / 8192 / 16384 bytes beyond the
+// tile 113-128 / 129-132 / 119-129 tok/s; Q8 at 0 / 2048 / 4096 / 8192 / 16384: 64-65 / 68 / 65-69 /
+// 61-66 / 60-61 tok/s (the earlier per-row prefetch: 54-61).
 constexpr int64_t kQ4PrefetchAheadBytes = 8192;
 
 KITE_ALWAYS_INLINE __mmask16 LaneMask(int64_t lanes) {
@@ -91,7 +91,7 @@ KITE_ALWAYS_INLINE void Qs8Step(const int tm, const int tn, const bool full, int
   const __m512i bias = _mm512_set1_epi8(-128);  // 128 as the unsigned operand, 0x80 to flip signs
   __m512i wu[kMaxTileN];
   for (int j = 0; j < tn; ++j) {
-    if (tm == 1) _mm_prefetch(reinterpret_cast<const char*>(wr[j]) + b * 32 + prefetch, _MM_HINT_T0);
+    if (tm == 1) _mm_prefetch(reinterpret_cast<const char*>(wr[0]) + tn * b * 32 + 64 * j + prefetch, _MM_HINT_T0);
     wu[j] = _mm512_xor_si512(LoadWeightBlocks(wr[j] + b * 32, full ? 4 : 2 * rem), bias);
   }
   // Lanes 0-7 hold block b, 8-15 block b + 1.
@@ -140,7 +140,7 @@ KITE_ALWAYS_INLINE void Qs4Step(const int tm, const int tn, const bool full, int
   __m512i lo[kMaxTileN], hi[kMaxTileN];
   __m512 scale[kMaxTileN];
   for (int j = 0; j < tn; ++j) {
-    if (tm == 1) _mm_prefetch(reinterpret_cast<const char*>(wr[j]) + b * 16 + prefetch, _MM_HINT_T0);
+    if (tm == 1) _mm_prefetch(reinterpret_cast<const char*>(wr[0]) + tn * b * 16 + 64 * j + prefetch, _MM_HINT_T0);
     const __m512i v = LoadWeightBlocks(wr[j] + b * 16, full ? 4 : rem);
     lo[j] = _mm512_and_si512(v, low4);
     hi[j] = _mm512_and_si512(_mm512_srli_epi16(v, 4), low4);
