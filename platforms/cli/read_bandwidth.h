@@ -1,7 +1,8 @@
 // Measures the machine's memory read bandwidth the way decode reads weights:
 // every thread streams its own slice of a buffer far larger than the caches,
 // summing with several independent SIMD accumulators so the loop is bound by
-// memory, not by add latency. Best of several passes, in bytes per second.
+// memory, not by add latency; with and without software prefetch ahead (as the decode kernels
+// use). Best of several passes of each, in bytes per second.
 #pragma once
 
 #include <cstdint>
