@@ -9,6 +9,14 @@
 
 namespace kite {
 namespace kernels {
+
+#if defined(__wasm_simd128__)
+// Defined only in modules linked with the relaxed-SIMD object (kernels/cpu/wasm/gemm_wasm.cc built
+// with KITE_WASM_RELAXED): such a module does not even load where relaxed SIMD is missing, so its
+// presence is the whole check. Elsewhere the weak reference stays undefined and its address null.
+extern const GemmKernels kWasmRelaxedGemmKernels __attribute__((weak));
+#endif
+
 namespace {
 
 #define KITE_GEMM_SET(name, isa, lanes) \
@@ -64,6 +72,7 @@ KernelList DetectKernels() {
 #endif
 #if defined(__wasm_simd128__)
   list.sets[list.count++] = &kWasmSimd128;
+  if (&kWasmRelaxedGemmKernels != nullptr) list.sets[list.count++] = &kWasmRelaxedGemmKernels;
 #endif
   return list;
 }

@@ -48,7 +48,8 @@ using GemmQ4PrefillFn = void (*)(const GemmArgs& a, const uint8_t* w, const uint
 int64_t Q4PrefillActivationBytes(int64_t m, int64_t k);
 
 struct GemmKernels {
-  const char* isa;  // "scalar", "avx2", "avx-vnni", "avx512-vnni", "neon", "neon-dotprod", "neon-i8mm", "wasm-simd128"
+  const char* isa;  // "scalar", "avx2", "avx-vnni", "avx512-vnni", "neon", "neon-dotprod", "neon-i8mm", "wasm-simd128",
+                    // "wasm-relaxed-simd"
   GemmF32Fn gemm_f32;
   GemmF16Fn gemm_f16;
   GemmBF16Fn gemm_bf16;

@@ -6,6 +6,7 @@ PACKAGES=(
   libflatbuffers-dev flatbuffers-compiler nlohmann-json3-dev libpcre2-dev libutf8proc-dev libxxhash-dev
   libgtest-dev libbenchmark-dev python3-numpy libxnnpack-dev libpthreadpool-dev libcpuinfo-dev
   emscripten  # the wasm build (platforms/wasm); its tests run under the installed node
+  clang-19    # compiles the relaxed-SIMD wasm kernels (emscripten's clang-14 cannot; kernels/CMakeLists.txt)
   chromium    # browser end-to-end tests and benchmarks (tests/browser, benchmarks/web), driven by npm playwright-core
 )
 if [[ "${KITE_CROSS:-1}" == "1" ]]; then

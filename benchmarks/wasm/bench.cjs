@@ -7,14 +7,16 @@
 //
 // Usage:
 //   node benchmarks/wasm/bench.cjs --native build/kite --st build-wasm/platforms/wasm \
-//        [--mt build-wasm-mt/platforms/wasm] [--threads 2] [--reps 3] [--json out.json] model.kite...
+//        [--mt build-wasm-mt/platforms/wasm] [--threads 2] [--reps 3] [--json out.json] [--relaxed] model.kite...
+// --relaxed: the wasm side loads the relaxed-SIMD modules (kite_node_relaxed.*); node 20 needs
+// `node --experimental-wasm-relaxed-simd benchmarks/wasm/bench.cjs ...` for them.
 // Prints a table of tok/s and the wasm/native ratios (single-thread wasm vs native --threads 1,
 // multi-thread wasm vs native --threads N). Speed is reported, never asserted.
 'use strict';
 const fs = require('fs');
 const path = require('path');
 const { execFileSync } = require('child_process');
-const { loadKite } = require('../../tests/wasm/kite_node.cjs');
+const { loadKite, relaxedSimdSupported } = require('../../tests/wasm/kite_node.cjs');
 
 function parseArgs(argv) {
   const o = { reps: 3, threads: 2, models: [] };
@@ -27,6 +29,7 @@ function parseArgs(argv) {
     else if (a === '--reps') o.reps = Number(argv[++i]);
     else if (a === '--json') o.json = argv[++i];
     else if (a === '--tests') o.tests = argv[++i];
+    else if (a === '--relaxed') o.relaxed = true;
     else o.models.push(a);
   }
   if (!o.st || !o.models.length) {
@@ -70,8 +73,8 @@ function timeWasm(engine, vocab, test, threads) {
   return ms;
 }
 
-async function benchWasm(moduleDir, models, tests, threads, reps) {
-  const kite = await loadKite(moduleDir);
+async function benchWasm(moduleDir, models, tests, threads, reps, relaxed) {
+  const kite = await loadKite(moduleDir, { relaxed });
   const results = {};
   for (const model of models) {
     const engine = kite.loadModel(fs.readFileSync(model));
@@ -110,15 +113,20 @@ function benchNative(kiteExe, model, tests, threads, reps) {
   // The single-thread module in this process; the pthreads module in a child process (one module per
   // process keeps the two heaps and worker pools apart), which reports its figures as JSON.
   const child = Boolean(process.env.KITE_BENCH_CHILD);
-  const st = await benchWasm(o.st, o.models, tests, child ? o.threads : 1, o.reps);
+  if (o.relaxed && !relaxedSimdSupported()) {
+    console.error('--relaxed: this node does not compile relaxed SIMD; run it as node --experimental-wasm-relaxed-simd');
+    process.exit(2);
+  }
+  const st = await benchWasm(o.st, o.models, tests, child ? o.threads : 1, o.reps, o.relaxed);
   if (child) {
     process.stdout.write(JSON.stringify(st));
     process.exit(0);
   }
   let mt = null;
   if (o.mt) {
-    const out = execFileSync(process.execPath, [__filename, '--st', o.mt, '--threads', String(o.threads), '--reps',
-                                                String(o.reps), '--tests', tests.join(','), ...o.models],
+    const out = execFileSync(process.execPath, [...process.execArgv, __filename, '--st', o.mt, '--threads',
+                                                String(o.threads), '--reps', String(o.reps), '--tests', tests.join(','),
+                                                ...(o.relaxed ? ['--relaxed'] : []), ...o.models],
                              { encoding: 'utf8', env: { ...process.env, KITE_BENCH_CHILD: '1' } });
     mt = JSON.parse(out.slice(out.indexOf('{')));
   }

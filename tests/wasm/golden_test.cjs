@@ -77,11 +77,18 @@ function check(ok, what) {
     threads = Number(args[ti + 1]);
     args.splice(ti, 2);
   }
+  // --relaxed: the relaxed-SIMD module (kite_node_relaxed.*), which must report its kernel set.
+  const ri = args.indexOf('--relaxed');
+  const relaxed = ri >= 0;
+  if (relaxed) args.splice(ri, 1);
   const [moduleDir, modelsDir, shared, ...models] = args;
-  const kite = await loadKite(moduleDir);
+  const kite = await loadKite(moduleDir, { relaxed });
   for (const model of models) {
     const engine = kite.loadModel(fs.readFileSync(path.join(modelsDir, model + '.kite')));
     const info = engine.info();
+    if (relaxed && info.kernels !== 'wasm-relaxed-simd') {
+      throw new Error(`${model}: the relaxed module runs the ${info.kernels} kernels`);
+    }
     const vocab = info.config.vocab_size;
     const quant = QUANT_BOUNDS[model];
     const tolerance = model.startsWith('stories260K') ? 1e-4 : 1e-3;

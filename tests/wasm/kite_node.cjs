@@ -6,9 +6,21 @@
 const fs = require('fs');
 const path = require('path');
 
-async function loadKite(moduleDir) {
-  const createKiteModule = require(path.resolve(moduleDir, 'kite_node.cjs'));
-  const wasmBinary = fs.readFileSync(path.resolve(moduleDir, 'kite_node.wasm'));
+// Whether this engine compiles relaxed-SIMD code: a one-function module using
+// i16x8.relaxed_dot_i8x16_i7x16_s (opcode 0xfd 0x112), the instruction the relaxed kernels need.
+function relaxedSimdSupported() {
+  const zeros = new Array(16).fill(0);
+  const body = [0x00, 0xfd, 0x0c, ...zeros, 0xfd, 0x0c, ...zeros, 0xfd, 0x92, 0x02, 0x0b];
+  return WebAssembly.validate(new Uint8Array([0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00, 0x01, 0x05, 0x01, 0x60,
+    0x00, 0x01, 0x7b, 0x03, 0x02, 0x01, 0x00, 0x0a, body.length + 2, 0x01, body.length, ...body]));
+}
+
+// options.relaxed: load kite_node_relaxed.* (the relaxed-SIMD kernels; node 20 needs
+// --experimental-wasm-relaxed-simd) instead of kite_node.*.
+async function loadKite(moduleDir, options = {}) {
+  const name = options.relaxed ? 'kite_node_relaxed' : 'kite_node';
+  const createKiteModule = require(path.resolve(moduleDir, `${name}.cjs`));
+  const wasmBinary = fs.readFileSync(path.resolve(moduleDir, `${name}.wasm`));
   const M = await createKiteModule({ wasmBinary, locateFile: (p) => path.resolve(moduleDir, p) });
   return new Kite(M);
 }
@@ -185,4 +197,4 @@ class KiteGeneration {
   }
 }
 
-module.exports = { loadKite, KiteError };
+module.exports = { loadKite, relaxedSimdSupported, KiteError };
