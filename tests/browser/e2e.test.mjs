@@ -41,6 +41,8 @@ need(fs.existsSync(path.join(modelsDir, 'tiny-qwen2-chat.kite')), `${modelsDir} 
 need(fs.existsSync(path.join(repo, 'web/dist/index.js')), 'web/dist/index.js is missing: npm run build in web/');
 need(fs.existsSync(chromiumPath), `${chromiumPath} not found (apt-get install chromium)`);
 const hasThreadsRuntime = Boolean(threadsDir && fs.existsSync(path.join(threadsDir, 'kite.mjs')));
+// Chromium has relaxed SIMD, so the worker must pick kite-relaxed.mjs wherever the build made one.
+const expectedKernels = (dir) => (fs.existsSync(path.join(dir, 'kite-relaxed.mjs')) ? 'wasm-relaxed-simd' : 'wasm-simd128');
 fs.mkdirSync(outDir, { recursive: true });
 
 const golden = JSON.parse(fs.readFileSync(path.join(shared, 'models/stories260K/reference/once_upon.json'), 'utf8'));
@@ -160,6 +162,7 @@ describe('Kite in Chromium (wasm)', { timeout: 240_000 }, () => {
     assert.equal(info.backend, 'wasm');
     assert.equal(info.architecture.toLowerCase().includes('llama'), true, `architecture ${info.architecture}`);
     if (hasThreadsRuntime) assert.ok(info.threads >= 2, `the pthreads build runs ${info.threads} thread(s)`);
+    assert.equal(info.kernels, expectedKernels(hasThreadsRuntime ? threadsDir : runtimeDir));
     const notes = await page.evaluate(() => document.getElementById('notices').innerText);
     assert.doesNotMatch(notes, /lacks WebAssembly SIMD|Threads are unavailable|no WebGPU/, 'Chromium has SIMD, threads (COOP/COEP) and WebGPU');
     assert.match(await page.textContent('#caps'), /SIMD yes · threads yes/);
@@ -380,6 +383,7 @@ describe('Kite in Chromium without WebGPU and without cross-origin isolation', {
     const info = await page.evaluate(() => window.kiteDemo.model.info);
     assert.equal(info.backend, 'wasm');
     assert.equal(info.threads, 1);
+    assert.equal(info.kernels, expectedKernels(runtimeDir));
     const run = await askDemo(page, golden.prompt, { maxTokens: 16, temperature: 0 });
     assert.ok(golden.full_text.startsWith(run.text), run.text);
     await page.screenshot({ path: path.join(outDir, 'demo-no-webgpu-no-threads.png'), fullPage: true });

@@ -36,7 +36,10 @@ wasm_module() {  # BUILD_DIR [cmake options...]
   if [[ ! -f "$dir/build.ninja" ]]; then
     cmake -S "$repo" -B "$dir" -G Ninja -DCMAKE_TOOLCHAIN_FILE="$repo/platforms/toolchains/emscripten.cmake" "$@" >/dev/null
   fi
-  ninja -C "$dir" -j "${KITE_JOBS:-$(nproc)}" kite_wasm_web
+  # kite_wasm_web_relaxed (kite-relaxed.mjs) exists where cmake found clang-19.
+  local targets=(kite_wasm_web)
+  if ninja -C "$dir" -t targets all | grep -q '^kite_wasm_web_relaxed:'; then targets+=(kite_wasm_web_relaxed); fi
+  ninja -C "$dir" -j "${KITE_JOBS:-$(nproc)}" "${targets[@]}"
 }
 if [[ "${KITE_WASM_PREBUILT:-0}" != "1" ]]; then
   wasm_module "$wasm_build"

@@ -82,6 +82,9 @@ export interface ModelInfo {
   /** Bytes of the .kite artifact. */
   sizeBytes: number;
   backend: 'webgpu' | 'wasm';
+  /** The wasm runtime's CPU kernel set: 'wasm-relaxed-simd' where the browser has relaxed SIMD and
+   * the runtime folder has kite-relaxed.mjs, 'wasm-simd128' otherwise. */
+  kernels: string;
   /** Why 'auto' did not pick WebGPU (empty when it did, or when wasm was asked for). */
   backendNote: string;
   threads: number;

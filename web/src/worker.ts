@@ -69,14 +69,41 @@ function aborted(): boolean {
 
 // ---- load ---------------------------------------------------------------------------------
 
-async function importRuntime(folderUrl: string, threads: boolean): Promise<KiteModule> {
-  const moduleUrl = new URL('kite.mjs', folderUrl).href;
-  let factory: (opts: Record<string, unknown>) => Promise<KiteModule>;
+// Whether this engine compiles relaxed SIMD: a one-function module using
+// i16x8.relaxed_dot_i8x16_i7x16_s (0xfd 0x112), the instruction the relaxed kernels need.
+function relaxedSimdSupported(): boolean {
+  const zeros = new Array(16).fill(0);
+  const body = [0x00, 0xfd, 0x0c, ...zeros, 0xfd, 0x0c, ...zeros, 0xfd, 0x92, 0x02, 0x0b];
   try {
-    factory = (await import(/* @vite-ignore */ moduleUrl)).default;
-  } catch (e) {
-    throw new KiteError('runtime_missing', `could not load the ${threads ? 'pthreads ' : ''}runtime ${moduleUrl}: ` +
-      `${(e as Error).message}`);
+    return WebAssembly.validate(new Uint8Array([0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00, 0x01, 0x05, 0x01,
+      0x60, 0x00, 0x01, 0x7b, 0x03, 0x02, 0x01, 0x00, 0x0a, body.length + 2, 0x01, body.length, ...body]));
+  } catch {
+    return false;
+  }
+}
+
+// The runtime folder holds kite.mjs and, where the build had clang-19, kite-relaxed.mjs (the same
+// runtime with relaxed-SIMD kernels, which only loads where the engine has relaxed SIMD): that one
+// when this engine validates a relaxed opcode and the file is there, kite.mjs otherwise.
+async function importRuntime(folderUrl: string, threads: boolean): Promise<KiteModule> {
+  let moduleUrl = new URL('kite.mjs', folderUrl).href;
+  let factory: ((opts: Record<string, unknown>) => Promise<KiteModule>) | null = null;
+  if (relaxedSimdSupported()) {
+    const relaxedUrl = new URL('kite-relaxed.mjs', folderUrl).href;
+    try {
+      factory = (await import(/* @vite-ignore */ relaxedUrl)).default;
+      moduleUrl = relaxedUrl;
+    } catch {
+      // Not built (no clang-19): kite.mjs below.
+    }
+  }
+  if (!factory) {
+    try {
+      factory = (await import(/* @vite-ignore */ moduleUrl)).default;
+    } catch (e) {
+      throw new KiteError('runtime_missing', `could not load the ${threads ? 'pthreads ' : ''}runtime ${moduleUrl}: ` +
+        `${(e as Error).message}`);
+    }
   }
   if (typeof factory !== 'function') throw new KiteError('runtime_missing', `${moduleUrl} has no default export factory`);
   try {
@@ -184,6 +211,7 @@ async function load(req: LoadRequest): Promise<ModelInfo> {
   const config = (engineInfo.config ?? {}) as Record<string, unknown>;
   const info: ModelInfo = {
     architecture: String(engineInfo.architecture ?? ''),
+    kernels: String(engineInfo.kernels ?? ''),
     config,
     bosId: Number(engineInfo.bos_id ?? -1),
     eosIds: Array.isArray(engineInfo.eos_ids) ? (engineInfo.eos_ids as number[]) : [],
