@@ -222,12 +222,13 @@ try {
             }
           }
           const entry = {
-            quant: q, threads, runtime, round, actualThreads: r.threads,
+            quant: q, threads, runtime, round, actualThreads: r.threads, kernels: r.kernels,
             prefill: Math.max(...r.runs.map((x) => x.prefill)), decode: Math.max(...r.runs.map((x) => x.decode)), runs: r.runs,
           };
           results.push(entry);
           console.error(`${runtime.padEnd(6)} ${q} ${threads}T: pp${promptTokens} ${entry.prefill.toFixed(1)} tok/s, ` +
-            `tg${decodeTokens} ${entry.decode.toFixed(1)} tok/s (${((Date.now() - t0) / 1000).toFixed(0)} s)`);
+            `tg${decodeTokens} ${entry.decode.toFixed(1)} tok/s${r.kernels ? ' [' + r.kernels + ']' : ''} ` +
+            `(${((Date.now() - t0) / 1000).toFixed(0)} s)`);
         }
       }
     }
