@@ -143,8 +143,8 @@ void BM_Gemm(benchmark::State& state, const GemmKernels* set, Format f, Shape sh
   std::vector<float> xs(static_cast<size_t>(m * k_pad / kite::kQuantBlock));
   set->quantize_activations_q8(x.data(), m, k, xq.data(), xs.data());
   std::vector<float> y(static_cast<size_t>(m * n));
-  std::vector<uint8_t> prepared(q4_prefill ? static_cast<size_t>(kite::kernels::Q4PrefillActivationBytes(m, k) + 64) : 0);
-  void* prepared_aligned = prepared.data() + (64 - reinterpret_cast<uintptr_t>(prepared.data()) % 64) % 64;
+  std::vector<uint8_t> prepared(q4_prefill ? static_cast<size_t>(kite::kernels::Q4PrefillBufferBytes(m, k)) : 0);
+  void* prepared_aligned = kite::kernels::AlignQ4Prefill(prepared.data());
 
   GemmArgs a;
   a.m = m, a.k = k, a.ldy = n, a.n_begin = 0, a.n_end = n_end, a.y = y.data();

@@ -46,6 +46,13 @@ using PrepareQ4PrefillFn = void (*)(const int8_t* xq, const float* x_scales, int
 using GemmQ4PrefillFn = void (*)(const GemmArgs& a, const uint8_t* w, const uint16_t* w_scales_f16,
                                  int64_t group_size, const void* prepared);
 int64_t Q4PrefillActivationBytes(int64_t m, int64_t k);
+// A buffer of Q4PrefillBufferBytes(m, k) bytes holds the prepared activations 64-byte aligned, at
+// AlignQ4Prefill(buffer) (vectors give no such alignment).
+inline int64_t Q4PrefillBufferBytes(int64_t m, int64_t k) { return Q4PrefillActivationBytes(m, k) + 64; }
+inline void* AlignQ4Prefill(void* buffer) {
+  const uintptr_t p = reinterpret_cast<uintptr_t>(buffer);
+  return static_cast<char*>(buffer) + (64 - p % 64) % 64;
+}
 
 struct GemmKernels {
   const char* isa;  // "scalar", "avx2", "avx-vnni", "avx512-vnni", "neon", "neon-dotprod", "neon-i8mm", "wasm-simd128",

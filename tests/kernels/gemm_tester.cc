@@ -275,8 +275,8 @@ void GemmTester::Test(const GemmKernels& set, WeightFormat f) const {
   Compare(p, f, y_ref, y_test, n_begin, n_end, ldy, "gemm");
   // The set's second Q4 path for M >= 2, on its own activation layout made from the same xq.
   if (f == WeightFormat::kQ4 && set.gemm_q4_prefill != nullptr && m_ >= 2) {
-    std::vector<uint8_t> prepared(static_cast<size_t>(kernels::Q4PrefillActivationBytes(m_, k_) + 64));
-    void* aligned = prepared.data() + (64 - reinterpret_cast<uintptr_t>(prepared.data()) % 64) % 64;
+    std::vector<uint8_t> prepared(static_cast<size_t>(kernels::Q4PrefillBufferBytes(m_, k_)));
+    void* aligned = kernels::AlignQ4Prefill(prepared.data());
     set.prepare_q4_prefill(p.xq.data(), p.xs.data(), m_, k_, aligned);
     std::vector<float> y_prefill(y_ref.size(), kSentinel);
     a.y = y_prefill.data();

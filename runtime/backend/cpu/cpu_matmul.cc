@@ -12,14 +12,11 @@ void MatMulScratch::Reserve(int64_t max_m, int64_t max_k) {
   const int64_t k_pad = RoundUp(max_k, 128);
   if (static_cast<int64_t>(xq.size()) < max_m * k_pad) xq.resize(max_m * k_pad);
   if (static_cast<int64_t>(x_scales.size()) < max_m * (k_pad / kQuantBlock)) x_scales.resize(max_m * (k_pad / kQuantBlock));
-  const int64_t prefill_bytes = max_m >= 2 ? kernels::Q4PrefillActivationBytes(max_m, max_k) + 64 : 0;
+  const int64_t prefill_bytes = max_m >= 2 ? kernels::Q4PrefillBufferBytes(max_m, max_k) : 0;
   if (static_cast<int64_t>(q4_prefill.size()) < prefill_bytes) q4_prefill.resize(prefill_bytes);
 }
 
-void* MatMulScratch::Q4PrefillData() {
-  const uintptr_t p = reinterpret_cast<uintptr_t>(q4_prefill.data());
-  return q4_prefill.data() + ((64 - p % 64) % 64);
-}
+void* MatMulScratch::Q4PrefillData() { return kernels::AlignQ4Prefill(q4_prefill.data()); }
 
 void MatMul(const kernels::GemmKernels& k, ThreadPool& pool, MatMulScratch& scratch, const Matrix& w, const float* x,
             int64_t m, float* y, int64_t ldy) {
@@ -38,7 +35,7 @@ void MatMul(const kernels::GemmKernels& k, ThreadPool& pool, MatMulScratch& scra
   const bool quantized = w.dtype == DType::kQ8 || w.dtype == DType::kQ4;
   // Reserve sized q4_prefill for every m >= 2 it allows; the check only guards a caller that skipped it.
   const bool q4_prefill = w.dtype == DType::kQ4 && m >= 2 && k.gemm_q4_prefill != nullptr &&
-                          static_cast<int64_t>(scratch.q4_prefill.size()) >= kernels::Q4PrefillActivationBytes(m, w.cols) + 64;
+                          static_cast<int64_t>(scratch.q4_prefill.size()) >= kernels::Q4PrefillBufferBytes(m, w.cols);
   if (quantized) {
     // Rows are independent: a prompt's rows are quantized (and rearranged) in parallel; serially
     // they kept the second thread idle for ~8% of a 2-thread q4 prefill.
