@@ -410,6 +410,16 @@ void GemmRows(const GemmTile& t) {
   }
 }
 
+// Q4 through GemmRows, specialized for groups of 32 and 64 columns (the relaxed and the baseline
+// objects each instantiate it with their own Q4BlockDot).
+void Q4GemmRows(const GemmArgs& a, const uint8_t* w, const uint16_t* w_scales_f16, int64_t group_size,
+                const int8_t* xq, const float* x_scales) {
+  const GemmTile t = MakeQuantGemmTile(a, w, w_scales_f16, group_size, xq, x_scales);
+  if (t.blocks_per_group == 1) return GemmRows<true, 1>(t);
+  if (t.blocks_per_group == 2) return GemmRows<true, 2>(t);
+  GemmRows<true, 0>(t);
+}
+
 }  // namespace
 
 #if !defined(KITE_WASM_RELAXED)
@@ -432,10 +442,7 @@ void qs8_gemm_f32__wasm_simd128(const GemmArgs& a, const int8_t* w, const float*
 
 void qs4_gemm_f32__wasm_simd128(const GemmArgs& a, const uint8_t* w, const uint16_t* w_scales_f16,
                                 int64_t group_size, const int8_t* xq, const float* x_scales) {
-  const GemmTile t = MakeQuantGemmTile(a, w, w_scales_f16, group_size, xq, x_scales);
-  if (t.blocks_per_group == 1) return GemmRows<true, 1>(t);
-  if (t.blocks_per_group == 2) return GemmRows<true, 2>(t);
-  GemmRows<true, 0>(t);
+  Q4GemmRows(a, w, w_scales_f16, group_size, xq, x_scales);
 }
 
 // Same bytes as f32_qd8_quantize__scalar: f32x4.nearest rounds ties to even like nearbyint, and the
@@ -490,10 +497,7 @@ void f32_qd8_quantize__wasm_simd128(const float* x, int64_t m, int64_t k, int8_t
 
 void qs4_gemm_f32__wasm_relaxed(const GemmArgs& a, const uint8_t* w, const uint16_t* w_scales_f16,
                                 int64_t group_size, const int8_t* xq, const float* x_scales) {
-  const GemmTile t = MakeQuantGemmTile(a, w, w_scales_f16, group_size, xq, x_scales);
-  if (t.blocks_per_group == 1) return GemmRows<true, 1>(t);
-  if (t.blocks_per_group == 2) return GemmRows<true, 2>(t);
-  GemmRows<true, 0>(t);
+  Q4GemmRows(a, w, w_scales_f16, group_size, xq, x_scales);
 }
 
 // Everything but Q4 is the baseline's (in the module's other, clang-14 object).
