@@ -90,8 +90,8 @@ KITE_ALWAYS_INLINE void Qs8Step(const int tm, const int tn, const bool full, int
   // weight vector; decode: 24 instead of 27 instructions per 4 x 64 weight bytes).
   const __m512i bias = _mm512_set1_epi8(-128);  // 128 as the unsigned operand, 0x80 to flip signs
   __m512i wu[kMaxTileN];
+  if (tm == 1) PrefetchTileLines(wr[0], tn, b * 32, prefetch);  // 64 bytes of each row per step
   for (int j = 0; j < tn; ++j) {
-    if (tm == 1) _mm_prefetch(reinterpret_cast<const char*>(wr[0]) + tn * b * 32 + 64 * j + prefetch, _MM_HINT_T0);
     wu[j] = _mm512_xor_si512(LoadWeightBlocks(wr[j] + b * 32, full ? 4 : 2 * rem), bias);
   }
   // Lanes 0-7 hold block b, 8-15 block b + 1.
@@ -139,8 +139,8 @@ KITE_ALWAYS_INLINE void Qs4Step(const int tm, const int tn, const bool full, int
                                                                              13, 14, 15), 2));
   __m512i lo[kMaxTileN], hi[kMaxTileN];
   __m512 scale[kMaxTileN];
+  if (tm == 1) PrefetchTileLines(wr[0], tn, b * 16, prefetch);  // 64 bytes of each row per step
   for (int j = 0; j < tn; ++j) {
-    if (tm == 1) _mm_prefetch(reinterpret_cast<const char*>(wr[0]) + tn * b * 16 + 64 * j + prefetch, _MM_HINT_T0);
     const __m512i v = LoadWeightBlocks(wr[j] + b * 16, full ? 4 : rem);
     lo[j] = _mm512_and_si512(v, low4);
     hi[j] = _mm512_and_si512(_mm512_srli_epi16(v, 4), low4);
