@@ -48,6 +48,22 @@ TEST(GemmBf16, MatchesReferenceOnEdgeShapes) { TestEdgeShapes(WeightFormat::kBf1
 TEST(GemmQ8, MatchesReferenceOnEdgeShapes) { TestEdgeShapes(WeightFormat::kQ8); }
 TEST(GemmQ4, MatchesReferenceOnEdgeShapes) { TestEdgeShapes(WeightFormat::kQ4); }
 
+// Decode (M = 1) over rows longer than the edge shapes': the decode tiles prefetch a distance that
+// grows with the row, and AVX-512 Q8 reads one row per tile; over a column sub-range too.
+TEST(Gemm, DecodeOverLongRows) {
+  uint32_t seed = 7;
+  for (const kernels::GemmKernels* set : AvailableKernelSets()) {
+    for (WeightFormat format : {WeightFormat::kQ8, WeightFormat::kQ4}) {
+      for (int64_t k : {2048, 2049, 2080, 4871}) {
+        for (int64_t n : {1, 5, 67}) {
+          ++seed;
+          GemmTester().m(1).n(n).k(k).group_size(kGroupSizes[seed % 3]).n_range(n / 3, n).seed(seed).Test(*set, format);
+        }
+      }
+    }
+  }
+}
+
 TEST(GemmQ4, GroupSizesWithKCrossingGroupBoundaries) {
   for (const kernels::GemmKernels* set : AvailableKernelSets()) {
     for (int64_t g : {32, 64, 128, 256}) {  // 256 is outside the format; kernels must still be right

@@ -4,8 +4,16 @@
 // there and the OS saves the ZMM and mask registers. Also the 16-wide float tiles (f32/f16/bf16,
 // M >= 2) of the same set; its M = 1 float kernels are the AVX2 ones (memory-bound either way).
 //
-// Tiles: decode 1 x 4; prefill 4 x 4 (measured here: q4 4x4 250-307 GFLOP/s vs 4x2 200-270; 1 x 8
-// for decode was slower than 1 x 4).
+// Tiles: prefill 4 x 4 (measured here: q4 4x4 250-307 GFLOP/s vs 4x2 200-270). Decode: Q4 1 x 4
+// (1 x 8 was slower), Q8 1 x 1. A 1 x 4 tile reads its 4 rows side by side, so its linear prefetch
+// (avx_common.inc) must run a whole tile ahead; one row per tile streams better for Q8, whose step is
+// cheap enough to repeat the activation work per row. Measured end to end (Zen 5, one thread,
+// Qwen2.5-0.5B q8, kite bench tg128, alternating runs): 1 x 1 for every row 70.7-75.0 tok/s, only for
+// rows over 2 KB 67.7-72.9, 1 x 4 for all 64.4-70.5. The kernel benchmark disagrees for 896-column
+// rows (1 x 4 42-44 GB/s, 1 x 1 37-38): its matrices are single copies of 1-4 MB, not one long stream
+// of layers, and a standalone 512 MB stream read 39 GB/s with 1 x 1 and 37 with 1 x 4 at either K.
+// Q4 at 1 x 1 fell to 87-93 tok/s from 130-135 (its per-tile f16 scale work is shared by 4 rows), and
+// the 256-bit tiles of quant_tiles_256.inc stay at 1 x 4 for Q8 too (AVX2 69 vs 66 tok/s at 1 x 1).
 //
 // Integer kernels: the arithmetic of quant_tiles_256.inc (exact int32 dot per 32-column block via
 // vpdpbusd, f32 scaling per block), twice as wide, with masked or partial loads for the tails:
@@ -233,6 +241,7 @@ KITE_ALWAYS_INLINE void QuantTile(const GemmTile& t, int64_t m0, int mr, int64_t
   void name(const GemmTile& t, int64_t m0, int mr, int64_t n0, int nr) { \
     QuantTile(t, m0, mr, n0, nr, tm, tn, q4);                            \
   }
+KITE_QUANT_TILE(Qs8Tile1x1, 1, 1, false)
 KITE_QUANT_TILE(Qs8Tile1x4, 1, 4, false)
 KITE_QUANT_TILE(Qs8Tile4x4, 4, 4, false)
 KITE_QUANT_TILE(Qs4Tile1x4, 1, 4, true)
@@ -329,7 +338,11 @@ void bf16_gemm_f32__avx512(const GemmArgs& a, const uint16_t* w, const float* x)
 
 void qs8_gemm_f32__avx512vnni(const GemmArgs& a, const int8_t* w, const float* w_scales, const int8_t* xq,
                               const float* x_scales) {
-  RunGemmTiles(MakeQuantGemmTile(a, w, w_scales, 0, xq, x_scales), GemmTiling{Qs8Tile1x4, 4, Qs8Tile4x4, 4, 4});
+  const GemmTile t = MakeQuantGemmTile(a, w, w_scales, 0, xq, x_scales);
+  // Decode reads one row per tile (see the top of this file); 1 x 4 tiles remain for the rows that
+  // prefill's 4 x 4 tiles leave over.
+  if (a.m == 1) return RunGemmTiles(t, GemmTiling{Qs8Tile1x1, 1, nullptr, 0, 0});
+  RunGemmTiles(t, GemmTiling{Qs8Tile1x4, 4, Qs8Tile4x4, 4, 4});
 }
 
 void qs4_gemm_f32__avx512vnni(const GemmArgs& a, const uint8_t* w, const uint16_t* w_scales_f16,
