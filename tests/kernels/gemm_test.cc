@@ -49,11 +49,12 @@ TEST(GemmQ8, MatchesReferenceOnEdgeShapes) { TestEdgeShapes(WeightFormat::kQ8); 
 TEST(GemmQ4, MatchesReferenceOnEdgeShapes) { TestEdgeShapes(WeightFormat::kQ4); }
 
 // Decode (M = 1) over rows longer than the edge shapes': the decode tiles prefetch a distance that
-// grows with the row, and AVX-512 Q8 reads one row per tile; over a column sub-range too.
+// grows with the row, and x86 float and AVX-512 Q8 decode read one row per tile; over a column
+// sub-range too.
 TEST(Gemm, DecodeOverLongRows) {
   uint32_t seed = 7;
   for (const kernels::GemmKernels* set : AvailableKernelSets()) {
-    for (WeightFormat format : {WeightFormat::kQ8, WeightFormat::kQ4}) {
+    for (WeightFormat format : kFormats) {
       for (int64_t k : {2048, 2049, 2080, 4871}) {
         for (int64_t n : {1, 5, 67}) {
           ++seed;

@@ -6,10 +6,18 @@
 // kernels/quant_formats.h is included for its constants only.
 //
 // Each kernel is a register-tile function (tm activation rows x tn weight
-// rows, every dot product along all of K) driven by RunGemmTiles: 1 x 4 for
-// decode; for prefill 4 x 3 (float weights) or 4 x 2 (int8/int4), where each
-// weight vector loaded serves 4 activation rows. The prefill shapes were the
-// fastest measured here (f32 4x2: 65 GFLOP/s, 4x3: 120; qs8 4x2 > 3x2 > 2x2).
+// rows, every dot product along all of K) driven by RunGemmTiles. Decode: 1 x 1
+// for float weights, 1 x 4 for int8/int4. For prefill 4 x 3 (float weights) or
+// 4 x 2 (int8/int4), where each weight vector loaded serves 4 activation rows.
+// The prefill shapes were the fastest measured here (f32 4x2: 65 GFLOP/s, 4x3:
+// 120; qs8 4x2 > 3x2 > 2x2).
+//
+// Float decode reads one weight row per tile for the reason gemm_avx512.cc gives for Q8: a 1 x 4
+// tile's linear prefetch has to run a whole tile ahead. Measured end to end (Zen 5, one thread,
+// Qwen2.5-0.5B shape, kite bench tg128, alternating runs): f16 38.7-39.8 tok/s with 1 x 1 vs
+// 35.0-36.9 with 1 x 4, f32 18.7-18.9 vs 18.0. bf16 streams the same 2-byte rows as f16 and takes
+// the same tile (no bf16 artifact to measure: the converter writes f16). The 1 x 1 tile keeps 4
+// accumulators to cover the FMA latency; the int8/int4 tiles measured slower at 1 x 1 here.
 //
 // The Q8/Q4 tiles live in quant_tiles_256.inc (shared with gemm_avxvnni.cc), with the integer
 // dot-product tricks they rely on.
@@ -49,9 +57,9 @@ KITE_ALWAYS_INLINE float LoadWeight1(const void* p, int64_t i, const int format)
 KITE_ALWAYS_INLINE void FloatDotTile(const int tm, const int tn, const int format, const float* const* xr,
                                      const char* const* wr, int64_t k, int64_t prefetch, float* out) {
   const int64_t element_bytes = format == kF32 ? 4 : 2;
-  // A 1-row tile has only tn FMA chains; two accumulator sets hide the FMA latency.
-  const int unroll = tm == 1 ? 2 : 1;
-  __m256 acc[2][4][4];
+  // A 1-row tile has only tn FMA chains; 2 (1 x 4) or 4 (1 x 1) accumulator sets hide the FMA latency.
+  const int unroll = tm == 1 ? (tn == 1 ? 4 : 2) : 1;
+  __m256 acc[4][4][4];
   for (int u = 0; u < unroll; ++u)
     for (int i = 0; i < tm; ++i)
       for (int j = 0; j < tn; ++j) acc[u][i][j] = _mm256_setzero_ps();
@@ -67,7 +75,7 @@ KITE_ALWAYS_INLINE void FloatDotTile(const int tm, const int tn, const int forma
       }
     }
   }
-  for (; c + 8 <= k; c += 8) {  // the one 8-column step the unrolled loop may leave
+  for (; c + 8 <= k; c += 8) {  // the 8-column steps the unrolled loop may leave
     for (int j = 0; j < tn; ++j) {
       const __m256 wv = LoadWeights8(wr[j] + c * element_bytes, format);
       for (int i = 0; i < tm; ++i) acc[0][i][j] = _mm256_fmadd_ps(_mm256_loadu_ps(xr[i] + c), wv, acc[0][i][j]);
@@ -76,7 +84,8 @@ KITE_ALWAYS_INLINE void FloatDotTile(const int tm, const int tn, const int forma
   for (int i = 0; i < tm; ++i) {
     for (int j = 0; j < tn; ++j) {
       __m256 v = acc[0][i][j];
-      if (unroll == 2) v = _mm256_add_ps(v, acc[1][i][j]);
+      if (unroll >= 2) v = _mm256_add_ps(v, acc[1][i][j]);
+      if (unroll == 4) v = _mm256_add_ps(v, _mm256_add_ps(acc[2][i][j], acc[3][i][j]));
       float sum = HorizontalSum(v);
       for (int64_t r = c; r < k; ++r) sum += xr[i][r] * LoadWeight1(wr[j], r, format);
       out[i * tn + j] = sum;
@@ -101,10 +110,13 @@ KITE_ALWAYS_INLINE void FloatTile(const GemmTile& t, int64_t m0, int mr, int64_t
   void name(const GemmTile& t, int64_t m0, int mr, int64_t n0, int nr) { \
     FloatTile(t, m0, mr, n0, nr, tm, tn, format);                        \
   }
+KITE_FLOAT_TILE(F32Tile1x1, 1, 1, kF32)
 KITE_FLOAT_TILE(F32Tile1x4, 1, 4, kF32)
 KITE_FLOAT_TILE(F32Tile4x3, 4, 3, kF32)
+KITE_FLOAT_TILE(F16Tile1x1, 1, 1, kF16)
 KITE_FLOAT_TILE(F16Tile1x4, 1, 4, kF16)
 KITE_FLOAT_TILE(F16Tile4x3, 4, 3, kF16)
+KITE_FLOAT_TILE(Bf16Tile1x1, 1, 1, kBf16)
 KITE_FLOAT_TILE(Bf16Tile1x4, 1, 4, kBf16)
 KITE_FLOAT_TILE(Bf16Tile4x3, 4, 3, kBf16)
 #undef KITE_FLOAT_TILE
@@ -116,15 +128,21 @@ KITE_FLOAT_TILE(Bf16Tile4x3, 4, 3, kBf16)
 }  // namespace
 
 void f32_gemm_f32__avx2(const GemmArgs& a, const float* w, const float* x) {
-  RunGemmTiles(MakeFloatGemmTile(a, w, 4, x), GemmTiling{F32Tile1x4, 4, F32Tile4x3, 4, 3});
+  const GemmTile t = MakeFloatGemmTile(a, w, 4, x);
+  if (a.m == 1) return RunGemmTiles(t, GemmTiling{F32Tile1x1, 1, nullptr, 0, 0});  // decode: one row per tile
+  RunGemmTiles(t, GemmTiling{F32Tile1x4, 4, F32Tile4x3, 4, 3});
 }
 
 void f16_gemm_f32__avx2(const GemmArgs& a, const uint16_t* w, const float* x) {
-  RunGemmTiles(MakeFloatGemmTile(a, w, 2, x), GemmTiling{F16Tile1x4, 4, F16Tile4x3, 4, 3});
+  const GemmTile t = MakeFloatGemmTile(a, w, 2, x);
+  if (a.m == 1) return RunGemmTiles(t, GemmTiling{F16Tile1x1, 1, nullptr, 0, 0});  // decode: one row per tile
+  RunGemmTiles(t, GemmTiling{F16Tile1x4, 4, F16Tile4x3, 4, 3});
 }
 
 void bf16_gemm_f32__avx2(const GemmArgs& a, const uint16_t* w, const float* x) {
-  RunGemmTiles(MakeFloatGemmTile(a, w, 2, x), GemmTiling{Bf16Tile1x4, 4, Bf16Tile4x3, 4, 3});
+  const GemmTile t = MakeFloatGemmTile(a, w, 2, x);
+  if (a.m == 1) return RunGemmTiles(t, GemmTiling{Bf16Tile1x1, 1, nullptr, 0, 0});  // decode: one row per tile
+  RunGemmTiles(t, GemmTiling{Bf16Tile1x4, 4, Bf16Tile4x3, 4, 3});
 }
 
 void qs8_gemm_f32__avx2(const GemmArgs& a, const int8_t* w, const float* w_scales, const int8_t* xq,
