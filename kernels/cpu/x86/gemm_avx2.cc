@@ -121,6 +121,13 @@ KITE_FLOAT_TILE(Bf16Tile1x4, 1, 4, kBf16)
 KITE_FLOAT_TILE(Bf16Tile4x3, 4, 3, kBf16)
 #undef KITE_FLOAT_TILE
 
+// Decode (M = 1) reads one weight row per tile (see the top of this file); prefill runs 4 x 3 block
+// tiles, with 1 x 4 row tiles for the rows they leave over.
+void RunFloatTiles(const GemmTile& t, GemmTileFn decode_tile, GemmTileFn row_tile, GemmTileFn block_tile) {
+  if (t.args->m == 1) return RunGemmTiles(t, GemmTiling{decode_tile, 1, nullptr, 0, 0});
+  RunGemmTiles(t, GemmTiling{row_tile, 4, block_tile, 4, 3});
+}
+
 #define KITE_QUANT_VNNI 0
 #include "kernels/cpu/x86/quant_tiles_256.inc"
 #undef KITE_QUANT_VNNI
@@ -128,21 +135,15 @@ KITE_FLOAT_TILE(Bf16Tile4x3, 4, 3, kBf16)
 }  // namespace
 
 void f32_gemm_f32__avx2(const GemmArgs& a, const float* w, const float* x) {
-  const GemmTile t = MakeFloatGemmTile(a, w, 4, x);
-  if (a.m == 1) return RunGemmTiles(t, GemmTiling{F32Tile1x1, 1, nullptr, 0, 0});  // decode: one row per tile
-  RunGemmTiles(t, GemmTiling{F32Tile1x4, 4, F32Tile4x3, 4, 3});
+  RunFloatTiles(MakeFloatGemmTile(a, w, 4, x), F32Tile1x1, F32Tile1x4, F32Tile4x3);
 }
 
 void f16_gemm_f32__avx2(const GemmArgs& a, const uint16_t* w, const float* x) {
-  const GemmTile t = MakeFloatGemmTile(a, w, 2, x);
-  if (a.m == 1) return RunGemmTiles(t, GemmTiling{F16Tile1x1, 1, nullptr, 0, 0});  // decode: one row per tile
-  RunGemmTiles(t, GemmTiling{F16Tile1x4, 4, F16Tile4x3, 4, 3});
+  RunFloatTiles(MakeFloatGemmTile(a, w, 2, x), F16Tile1x1, F16Tile1x4, F16Tile4x3);
 }
 
 void bf16_gemm_f32__avx2(const GemmArgs& a, const uint16_t* w, const float* x) {
-  const GemmTile t = MakeFloatGemmTile(a, w, 2, x);
-  if (a.m == 1) return RunGemmTiles(t, GemmTiling{Bf16Tile1x1, 1, nullptr, 0, 0});  // decode: one row per tile
-  RunGemmTiles(t, GemmTiling{Bf16Tile1x4, 4, Bf16Tile4x3, 4, 3});
+  RunFloatTiles(MakeFloatGemmTile(a, w, 2, x), Bf16Tile1x1, Bf16Tile1x4, Bf16Tile4x3);
 }
 
 void qs8_gemm_f32__avx2(const GemmArgs& a, const int8_t* w, const float* w_scales, const int8_t* xq,
