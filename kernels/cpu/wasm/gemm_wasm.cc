@@ -2,10 +2,12 @@
 //
 // Relaxed SIMD: this file is compiled a second time with -DKITE_WASM_RELAXED by clang-19 with
 // -mrelaxed-simd (emscripten 3.1.6's clang-14 has no relaxed int8 dot; kernels/CMakeLists.txt), and
-// that object only defines qs4_gemm_f32__wasm_relaxed and the kernel set kWasmRelaxedGemmKernels.
-// Its Q4 block dot is i16x8.relaxed_dot_i8x16_i7x16_s (V8: one pmaddubsw on x86, sdot/smull on
-// arm64) with the nibbles as the 7-bit operand: 0..15 is inside every implementation's exact range,
-// so the results are deterministic and equal to the baseline's. Only modules linked with that object
+// that object only defines qs8_gemm_f32__wasm_relaxed, qs4_gemm_f32__wasm_relaxed and the kernel
+// set kWasmRelaxedGemmKernels. Its Q4 block dot is i16x8.relaxed_dot_i8x16_i7x16_s (V8: one
+// pmaddubsw on x86, sdot/smull on arm64) with the nibbles as the 7-bit operand, its Q8 block dot
+// i32x4.relaxed_dot_i8x16_i7x16_add_s with |activation codes| as that operand (kRelaxed below):
+// 0..15 and 0..127 are inside every implementation's exact range, so the results are deterministic
+// and equal to the baseline's. Only modules linked with that object
 // (platforms/wasm: kite-relaxed.*) contain relaxed opcodes; the JS side loads them where
 // WebAssembly.validate accepts relaxed SIMD (Chromium since 114; node 20 with
 // --experimental-wasm-relaxed-simd).
@@ -167,19 +169,29 @@ KITE_WASM_INLINE v128_t ReduceFourI32(v128_t a0, v128_t a1, v128_t a2, v128_t a3
 // magnitude (no saturation), and one pairwise widening makes them int32: 8 instructions per row and
 // block instead of 12, the dot exact without the factor 256. A standalone kernel of this shape ran
 // 1.47x the baseline's in node 20 (22.5 vs 15.3 GB/s of Q4 weights, 49152 x 576).
+//
+// The relaxed Q8 variant makes the activations the 7-bit operand: x = sign * |x| with |x| <= 127
+// (the activation quantizer's codes are in [-127, 127]), so w . x = sum |x| * (w ^ s) + sum over
+// x < 0 of |x|, where s is 0xff where x < 0 (w ^ 0xff = -w - 1). The activation row is prepared as
+// |x| and s per 16 columns and that last sum per block; a block then costs 2 XORs, 2
+// i16x8.relaxed_dot_i8x16_i7x16_s (pmaddubsw: |x| * (w ^ s) pairs are at most 2 * 127 * 128 in
+// magnitude, no int16 saturation), 2 widening dots with ones and an add instead of 2 shifts, 2 ANDs,
+// 4 dots and 3 adds, exact like the baseline. (i32x4.relaxed_dot_i8x16_i7x16_add_s would save the
+// widening, but the binaryen that Debian's emscripten runs rejects that opcode.)
 #if defined(KITE_WASM_RELAXED)
-constexpr bool kRelaxedQ4 = true;
-constexpr int kQ4DotShift = 0;  // the relaxed block dot is exact as it is
+constexpr bool kRelaxed = true;
+constexpr int kDotShift = 0;  // the relaxed block dots are exact as they are
 #else
-constexpr bool kRelaxedQ4 = false;
-constexpr int kQ4DotShift = 8;  // the baseline's products are 256 x the code products
+constexpr bool kRelaxed = false;
+constexpr int kDotShift = 8;  // the baseline's products are 256 x the code products
 #endif
 constexpr int kPreparedBlocks = 64;  // activation blocks prepared at a time (2048 columns, 4 KB)
 constexpr int kDecodeTileCols = 8;   // weight rows per tile (measured in node 20: 8 beats 4, 12 and 16)
 
 struct PreparedRow {
   v128_t x[kPreparedBlocks][4];       // per block, the 4 int16 vectors its weights pair with
-  int32_t offset[kPreparedBlocks];    // Q4: -256 * 8 * sum(x codes); Q8: 0
+  int32_t offset[kPreparedBlocks];    // Q4: -256 * 8 * sum(x) (relaxed: -8 * sum(x)); relaxed Q8: the
+                                      // sum of |x| over x < 0; baseline Q8: unused
   float scale[kPreparedBlocks];       // activation scales; 0 past the last block
 };
 
@@ -196,7 +208,7 @@ KITE_WASM_INLINE void PrepareRow(const int8_t* x, const float* x_scales, int64_t
       continue;
     }
     const v128_t lo = wasm_v128_load(x + 32 * b), hi = wasm_v128_load(x + 32 * b + 16);
-    if (kQ4 && kRelaxedQ4) {
+    if (kQ4 && kRelaxed) {
       p->x[b][0] = lo;
       p->x[b][1] = hi;
       // The block's sum in 8 int16 lanes (for the -8 offset below); x[3] is unused.
@@ -207,6 +219,11 @@ KITE_WASM_INLINE void PrepareRow(const int8_t* x, const float* x_scales, int64_t
       p->x[b][1] = wasm_i16x8_shr(wasm_i16x8_shl(hi, 8), 4);
       p->x[b][2] = wasm_i16x8_shr(lo, 8);
       p->x[b][3] = wasm_v128_and(hi, wasm_i16x8_splat(static_cast<int16_t>(0xff00)));
+    } else if (kRelaxed) {
+      p->x[b][0] = wasm_i8x16_abs(lo);
+      p->x[b][1] = wasm_i8x16_abs(hi);
+      p->x[b][2] = wasm_i8x16_shr(lo, 7);
+      p->x[b][3] = wasm_i8x16_shr(hi, 7);
     } else {
       p->x[b][0] = wasm_i16x8_shr(wasm_i16x8_shl(lo, 8), 8);
       p->x[b][1] = wasm_i16x8_shr(lo, 8);
@@ -215,13 +232,19 @@ KITE_WASM_INLINE void PrepareRow(const int8_t* x, const float* x_scales, int64_t
     }
     p->scale[b] = x_scales[b];
   }
-  for (int64_t b = 0; b < padded; b += 4) {
+  for (int64_t b = 0; b < padded && (kQ4 || kRelaxed); b += 4) {
     v128_t sums[4];
     _Pragma("clang loop unroll(full)")
     for (int i = 0; i < 4; ++i) {
       const v128_t* v = p->x[b + i];
-      if (kQ4 && kRelaxedQ4) {  // 8 * sum(x): x[2] holds sums of 4 columns (|.| <= 4 * 128)
+      if (kQ4 && kRelaxed) {  // 8 * sum(x): x[2] holds sums of 4 columns (|.| <= 4 * 128)
         sums[i] = wasm_i32x4_dot_i16x8(v[2], wasm_i16x8_splat(8));
+        continue;
+      }
+      if (!kQ4) {  // relaxed Q8: the sum of |x| over x < 0
+        const v128_t negative = wasm_i16x8_add(wasm_u16x8_extadd_pairwise_u8x16(wasm_v128_and(v[0], v[2])),
+                                               wasm_u16x8_extadd_pairwise_u8x16(wasm_v128_and(v[1], v[3])));
+        sums[i] = wasm_u32x4_extadd_pairwise_u16x8(negative);
         continue;
       }
       // 256 * 8 * sum(x): the prepared vectors hold 256 x, 16 x, x and 256 x.
@@ -231,8 +254,8 @@ KITE_WASM_INLINE void PrepareRow(const int8_t* x, const float* x_scales, int64_t
                                         wasm_i32x4_dot_i16x8(v[3], wasm_i16x8_splat(8)));
       sums[i] = wasm_i32x4_add(d01, d23);
     }
-    const v128_t offsets = wasm_i32x4_neg(ReduceFourI32(sums[0], sums[1], sums[2], sums[3]));
-    wasm_v128_store(p->offset + b, kQ4 ? offsets : wasm_i32x4_splat(0));
+    const v128_t reduced = ReduceFourI32(sums[0], sums[1], sums[2], sums[3]);
+    wasm_v128_store(p->offset + b, kQ4 ? wasm_i32x4_neg(reduced) : reduced);
   }
 }
 
@@ -253,14 +276,37 @@ KITE_WASM_INLINE v128_t Q4BlockDot(v128_t raw, const v128_t* x) {
   return wasm_i32x4_add(wasm_i32x4_add(d0, d1), wasm_i32x4_add(d2, d3));
 }
 
-// int32 lanes summing to 256 * (w . x) over one Q8 block (two 16-byte halves).
+// int32 lanes summing to 256 * (w . x) over one Q8 block (two 16-byte halves). Relaxed: to
+// w . x - (the block's offset), see kRelaxed.
 KITE_WASM_INLINE v128_t Q8BlockDot(v128_t w0, v128_t w1, const v128_t* x) {
+#if defined(KITE_WASM_RELAXED)
+  const v128_t ones = wasm_i16x8_splat(1);
+  const v128_t d0 = wasm_i16x8_relaxed_dot_i8x16_i7x16(wasm_v128_xor(w0, x[2]), x[0]);
+  const v128_t d1 = wasm_i16x8_relaxed_dot_i8x16_i7x16(wasm_v128_xor(w1, x[3]), x[1]);
+  return wasm_i32x4_add(wasm_i32x4_dot_i16x8(d0, ones), wasm_i32x4_dot_i16x8(d1, ones));
+#else
   const v128_t high_byte = wasm_i16x8_splat(static_cast<int16_t>(0xff00));
   const v128_t d0 = wasm_i32x4_dot_i16x8(wasm_i16x8_shl(w0, 8), x[0]);
   const v128_t d1 = wasm_i32x4_dot_i16x8(wasm_v128_and(w0, high_byte), x[1]);
   const v128_t d2 = wasm_i32x4_dot_i16x8(wasm_i16x8_shl(w1, 8), x[2]);
   const v128_t d3 = wasm_i32x4_dot_i16x8(wasm_v128_and(w1, high_byte), x[3]);
   return wasm_i32x4_add(wasm_i32x4_add(d0, d1), wasm_i32x4_add(d2, d3));
+#endif
+}
+
+// The f16 group scales of blocks b .. b + 3 of one Q4 row (ws: the row's scales), in the low 16 bits
+// of 4 lanes. kFull: all 4 before `blocks` (counted from pb = the prepared block of b); otherwise the
+// lanes past it are 0, and nothing past the row's scales is read.
+template <int kBlocksPerGroup, bool kFull>
+KITE_WASM_INLINE v128_t Q4ScaleHalves4(const uint16_t* ws, int64_t b, int64_t pb, int64_t blocks,
+                                       int64_t blocks_per_group) {
+  if (kFull && kBlocksPerGroup == 1) return wasm_u32x4_load16x4(ws + b);  // 4 blocks' scales in one load
+  if (kFull && kBlocksPerGroup == 2) return wasm_u32x4_make(ws[b / 2], ws[b / 2], ws[b / 2 + 1], ws[b / 2 + 1]);
+  // Other groups, and the last K % 128 columns.
+  const int64_t bpg = kBlocksPerGroup > 0 ? kBlocksPerGroup : blocks_per_group;
+  uint32_t h[4];
+  for (int i = 0; i < 4; ++i) h[i] = kFull || pb + i < blocks ? ws[(b + i) / bpg] : 0;
+  return wasm_u32x4_make(h[0], h[1], h[2], h[3]);
 }
 
 // Blocks [pb, pb + 4) of Q4TileScales below (kFull: all 4 before `blocks`).
@@ -274,18 +320,8 @@ KITE_WASM_INLINE void Q4TileScales4(const PreparedRow& p, const uint16_t* const*
     v128_t v[4];  // v[c]: blocks pb .. pb + 3 of column 4g + c
     _Pragma("clang loop unroll(full)")
     for (int c = 0; c < 4; ++c) {
-      const uint16_t* ws = w_scales[4 * g + c];
-      v128_t halves;
-      if (kFull && kBlocksPerGroup == 1) {
-        halves = wasm_u32x4_load16x4(ws + b);  // the scales of 4 blocks in one load
-      } else if (kFull && kBlocksPerGroup == 2) {
-        halves = wasm_u32x4_make(ws[b / 2], ws[b / 2], ws[b / 2 + 1], ws[b / 2 + 1]);
-      } else {  // other groups, and the last K % 128 columns: no reads past the row's scales
-        const int64_t bpg = kBlocksPerGroup > 0 ? kBlocksPerGroup : blocks_per_group;
-        uint32_t h[4];
-        for (int i = 0; i < 4; ++i) h[i] = kFull || pb + i < blocks ? ws[(b + i) / bpg] : 0;
-        halves = wasm_u32x4_make(h[0], h[1], h[2], h[3]);
-      }
+      const v128_t halves = Q4ScaleHalves4<kBlocksPerGroup, kFull>(w_scales[4 * g + c], b, pb, blocks,
+                                                                    blocks_per_group);
       v[c] = wasm_f32x4_mul(HalfLanesToFloat(halves), x_scale);
     }
     // Transpose to [block][column]; rows past `blocks` land in out's padding.
@@ -352,15 +388,69 @@ KITE_WASM_INLINE void DecodeTile(const GemmTile& t, const PreparedRow& p, int64_
         schedule_barrier = d[c];
       }
       v128_t sums = ReduceFourI32(d[0], d[1], d[2], d[3]);
-      if (kQ4) sums = wasm_i32x4_add(sums, wasm_v128_load32_splat(p.offset + pb));
-      // Exact: the baseline's sums are multiples of 256 (Q8 always takes the baseline path).
-      const v128_t dots = wasm_f32x4_convert_i32x4(wasm_i32x4_shr(sums, kQ4 ? kQ4DotShift : 8));
+      if (kQ4 || kRelaxed) sums = wasm_i32x4_add(sums, wasm_v128_load32_splat(p.offset + pb));
+      // Exact: the baseline's sums are multiples of 256.
+      const v128_t dots = wasm_f32x4_convert_i32x4(wasm_i32x4_shr(sums, kDotShift));
       const v128_t scale = kQ4 ? wasm_v128_load(&q4_scales[pb][4 * g]) : wasm_v128_load32_splat(p.scale + pb);
       acc[g] = wasm_f32x4_add(acc[g], wasm_f32x4_mul(dots, scale));
     }
   }
   _Pragma("clang loop unroll(full)")
   for (int g = 0; g < kGroups; ++g) wasm_v128_store(out + 4 * g, acc[g]);
+}
+
+// Prepared blocks [pb, pb + 4) of one weight row added to acc (w: the row at block pb, ws: the row's
+// Q4 scales, b: the row's block at pb): the 4 block dots are reduced into the lanes of one vector, so
+// the conversion, the scaling (4 activation scales, and Q4's 4 group scales, per load) and the add
+// happen once per 4 blocks. kFull: all 4 before `blocks`; the rest of a partial step reads no
+// weights and adds 0 (the prepared scales are 0 there).
+template <bool kQ4, int kBlocksPerGroup, bool kFull>
+KITE_WASM_INLINE void RowStep4(const PreparedRow& p, const uint8_t* w, const uint16_t* ws, int64_t b, int64_t pb,
+                               int64_t blocks, int64_t blocks_per_group, v128_t* acc,
+                               volatile v128_t* schedule_barrier) {
+  v128_t d[4];
+  _Pragma("clang loop unroll(full)")
+  for (int i = 0; i < 4; ++i) {
+    if (!kFull && pb + i >= blocks) {
+      d[i] = wasm_i32x4_splat(0);
+      continue;
+    }
+    const uint8_t* wb = w + i * (kQ4 ? 16 : 32);
+    d[i] = kQ4 ? Q4BlockDot(wasm_v128_load(wb), p.x[pb + i])
+               : Q8BlockDot(wasm_v128_load(wb), wasm_v128_load(wb + 16), p.x[pb + i]);
+    *schedule_barrier = d[i];  // see DecodeTile
+  }
+  v128_t sums = ReduceFourI32(d[0], d[1], d[2], d[3]);
+  if (kQ4 || kRelaxed) sums = wasm_i32x4_add(sums, wasm_v128_load(p.offset + pb));
+  const v128_t dots = wasm_f32x4_convert_i32x4(wasm_i32x4_shr(sums, kDotShift));
+  v128_t scale = wasm_v128_load(p.scale + pb);
+  if (kQ4) {
+    scale = wasm_f32x4_mul(
+        scale, HalfLanesToFloat(Q4ScaleHalves4<kBlocksPerGroup, kFull>(ws, b, pb, blocks, blocks_per_group)));
+  }
+  *acc = wasm_f32x4_add(*acc, wasm_f32x4_mul(dots, scale));
+}
+
+// The scaled block dots of weight row n over blocks [b0, b0 + blocks) with the prepared blocks
+// [0, blocks), summed (Q8: before the row scale). Decode reads one weight row at a time: a 1-row
+// tile keeps one address and a handful of registers live, where V8 spilled the 8-row tile's
+// addresses every block.
+template <bool kQ4, int kBlocksPerGroup>
+KITE_WASM_INLINE float RowDot(const GemmTile& t, const PreparedRow& p, int64_t b0, int64_t blocks, int64_t n) {
+  constexpr int64_t kStepBytes = 4 * (kQ4 ? 16 : 32);
+  const uint8_t* w = static_cast<const uint8_t*>(t.w) + n * t.w_row_bytes + b0 * (kQ4 ? 16 : 32);
+  const uint16_t* ws = static_cast<const uint16_t*>(t.w_scales) + n * t.w_scales_per_row;
+  v128_t acc = wasm_f32x4_splat(0.0f);
+  volatile v128_t schedule_barrier;
+  int64_t pb = 0;
+  for (; pb + 4 <= blocks; pb += 4, w += kStepBytes) {
+    RowStep4<kQ4, kBlocksPerGroup, true>(p, w, ws, b0 + pb, pb, blocks, t.blocks_per_group, &acc, &schedule_barrier);
+  }
+  if (pb < blocks) {
+    RowStep4<kQ4, kBlocksPerGroup, false>(p, w, ws, b0 + pb, pb, blocks, t.blocks_per_group, &acc,
+                                          &schedule_barrier);
+  }
+  return HorizontalSum(acc);
 }
 
 // Rows [m0, m0 + mr) x columns [n_begin, n_end) of y, one activation row at a time: each row is
@@ -377,13 +467,21 @@ void DecodeRows(const GemmTile& t, int64_t m0, int mr, int64_t n_begin, int64_t 
       const int64_t blocks = t.blocks - b0 < kPreparedBlocks ? t.blocks - b0 : kPreparedBlocks;
       PrepareRow<kQ4>(static_cast<const int8_t*>(t.x) + m * t.x_row_elements + b0 * 32,
                       t.x_scales + m * t.blocks + b0, blocks, &p);
-      for (int64_t n0 = n_begin; n0 < n_end; n0 += kTileCols) {
-        const int nr = n_end - n0 < kTileCols ? static_cast<int>(n_end - n0) : kTileCols;
-        alignas(16) float out[kTileCols];
-        DecodeTile<kTileCols, kQ4, kBlocksPerGroup>(t, p, b0, blocks, n0, nr, out);
-        for (int c = 0; c < nr; ++c) {
-          const float v = kQ4 ? out[c] : out[c] * row_scales[n0 + c];
-          y[n0 + c] = b0 == 0 ? v : y[n0 + c] + v;
+      if constexpr (kTileCols == 1) {
+        for (int64_t n = n_begin; n < n_end; ++n) {
+          const float dot = RowDot<kQ4, kBlocksPerGroup>(t, p, b0, blocks, n);
+          const float v = kQ4 ? dot : dot * row_scales[n];
+          y[n] = b0 == 0 ? v : y[n] + v;
+        }
+      } else {
+        for (int64_t n0 = n_begin; n0 < n_end; n0 += kTileCols) {
+          const int nr = n_end - n0 < kTileCols ? static_cast<int>(n_end - n0) : kTileCols;
+          alignas(16) float out[kTileCols];
+          DecodeTile<kTileCols, kQ4, kBlocksPerGroup>(t, p, b0, blocks, n0, nr, out);
+          for (int c = 0; c < nr; ++c) {
+            const float v = kQ4 ? out[c] : out[c] * row_scales[n0 + c];
+            y[n0 + c] = b0 == 0 ? v : y[n0 + c] + v;
+          }
         }
       }
     }
@@ -406,7 +504,11 @@ void GemmRows(const GemmTile& t) {
   }
   for (int64_t nb = a.n_begin; nb < a.n_end; nb += block_columns) {
     const int64_t ne = a.n_end - nb < block_columns ? a.n_end : nb + block_columns;
-    DecodeRows<kDecodeTileCols, kQ4, kBlocksPerGroup>(t, 0, static_cast<int>(a.m), nb, ne);
+    if (a.m == 1) {
+      DecodeRows<1, kQ4, kBlocksPerGroup>(t, 0, 1, nb, ne);
+    } else {
+      DecodeRows<kDecodeTileCols, kQ4, kBlocksPerGroup>(t, 0, static_cast<int>(a.m), nb, ne);
+    }
   }
 }
 
@@ -500,10 +602,15 @@ void qs4_gemm_f32__wasm_relaxed(const GemmArgs& a, const uint8_t* w, const uint1
   Q4GemmRows(a, w, w_scales_f16, group_size, xq, x_scales);
 }
 
-// Everything but Q4 is the baseline's (in the module's other, clang-14 object).
+void qs8_gemm_f32__wasm_relaxed(const GemmArgs& a, const int8_t* w, const float* w_scales, const int8_t* xq,
+                                const float* x_scales) {
+  GemmRows<false, 0>(MakeQuantGemmTile(a, w, w_scales, 0, xq, x_scales));
+}
+
+// The float formats and the quantizer are the baseline's (in the module's other, clang-14 object).
 extern const GemmKernels kWasmRelaxedGemmKernels = {
     "wasm-relaxed-simd", f32_gemm_f32__wasm_simd128, f16_gemm_f32__wasm_simd128, bf16_gemm_f32__wasm_simd128,
-    qs8_gemm_f32__wasm_simd128, qs4_gemm_f32__wasm_relaxed, f32_qd8_quantize__wasm_simd128, 4, nullptr, nullptr};
+    qs8_gemm_f32__wasm_relaxed, qs4_gemm_f32__wasm_relaxed, f32_qd8_quantize__wasm_simd128, 4, nullptr, nullptr};
 
 #endif  // KITE_WASM_RELAXED
 
