@@ -63,6 +63,14 @@ uint16_t FloatToHalf(float f) {
   return static_cast<uint16_t>(sign | h);
 }
 
+void FloatToHalfRow(const float* src, uint16_t* dst, int64_t n) {
+#if defined(__wasm_simd128__)
+  FloatToHalfRowWasm(src, dst, n);
+#else
+  for (int64_t i = 0; i < n; ++i) dst[i] = FloatToHalf(src[i]);
+#endif
+}
+
 float HalfToFloat(uint16_t h) {
   const uint32_t sign = static_cast<uint32_t>(h & 0x8000u) << 16;
   const uint32_t exponent = (h >> 10) & 0x1fu;

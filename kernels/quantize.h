@@ -10,6 +10,11 @@ namespace kernels {
 
 uint16_t FloatToHalf(float f);   // round to nearest even, handles inf/nan/subnormals
 float HalfToFloat(uint16_t h);
+// dst[i] = FloatToHalf(src[i]) for i < n (SIMD where the build has it).
+void FloatToHalfRow(const float* src, uint16_t* dst, int64_t n);
+#if defined(__wasm_simd128__)
+void FloatToHalfRowWasm(const float* src, uint16_t* dst, int64_t n);  // kernels/cpu/wasm/half_wasm.cc
+#endif
 uint16_t FloatToBf16(float f);   // round to nearest even
 float Bf16ToFloat(uint16_t b);
 

@@ -41,6 +41,9 @@ void SiluMul(float* gate, const float* up, int64_t n) {
 #if defined(__x86_64__) || defined(_M_X64)
   if (DetectedCpuFeatures().avx2) return SiluMulAvx2(gate, up, n);
 #endif
+#if defined(__wasm_simd128__)
+  return SiluMulWasm(gate, up, n);
+#endif
   SiluMulScalar(gate, up, n);
 }
 

@@ -88,10 +88,8 @@ void KvCache::Write(int64_t layer, int64_t pos, const float* k, const float* v) 
     case kernels::KvFormat::kF16: {
       uint16_t* kh = reinterpret_cast<uint16_t*>(L.k.data()) + slot * row_;
       uint16_t* vh = reinterpret_cast<uint16_t*>(L.v.data()) + slot * row_;
-      for (int64_t i = 0; i < row_; ++i) {
-        kh[i] = kernels::FloatToHalf(k[i]);
-        vh[i] = kernels::FloatToHalf(v[i]);
-      }
+      kernels::FloatToHalfRow(k, kh, row_);
+      kernels::FloatToHalfRow(v, vh, row_);
       return;
     }
     case kernels::KvFormat::kQ8: {

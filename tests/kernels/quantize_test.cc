@@ -98,6 +98,42 @@ TEST(HalfConversion, RoundsToNearestEvenAtEveryMidpoint) {
   EXPECT_EQ(FloatToHalf(std::nanf("")) & 0x7e00, 0x7e00);
 }
 
+// FloatToHalfRow (SIMD in wasm builds) gives FloatToHalf's bits for every input: every half's value
+// and the midpoints around it (with their neighbours), all exponents with random mantissas, inf, NaN
+// payloads and both signs, at lengths that leave a scalar tail.
+TEST(HalfConversion, RowMatchesScalar) {
+  std::vector<float> x;
+  for (uint32_t h = 0; h < 0x7c00; ++h) {
+    const float v = HalfToFloat(static_cast<uint16_t>(h)), next = HalfToFloat(static_cast<uint16_t>(h + 1));
+    const float mid = static_cast<float>((double(v) + double(next)) / 2);
+    for (float f : {v, mid, std::nextafter(mid, 0.0f), std::nextafter(mid, INFINITY)}) {
+      x.push_back(f);
+      x.push_back(-f);
+    }
+  }
+  std::mt19937 rng(11);
+  for (uint32_t exponent = 0; exponent < 256; ++exponent) {
+    for (int i = 0; i < 64; ++i) x.push_back(FromBits((static_cast<uint32_t>(rng()) & 0x807fffffu) | (exponent << 23)));
+  }
+  for (uint32_t bits : {0x7f800000u, 0xff800000u, 0x7fc00000u, 0xffc00000u, 0x7f800001u, 0x7fbfe000u, 0xff9fffffu,
+                        0x477ff000u, 0x477fefffu, 0x33000000u, 0x33000001u, 0x387fe000u, 0x387fffffu}) {
+    x.push_back(FromBits(bits));
+  }
+  for (size_t n : {x.size(), size_t{1}, size_t{7}, size_t{9}, size_t{15}}) {
+    std::vector<uint16_t> got(n, 0x1234);
+    FloatToHalfRow(x.data(), got.data(), static_cast<int64_t>(n));
+    int bad = 0;
+    for (size_t i = 0; i < n; ++i) {
+      const uint16_t want = FloatToHalf(x[i]);
+      if (got[i] != want && bad++ < 5) {
+        ADD_FAILURE() << "n=" << n << " i=" << i << " bits 0x" << std::hex << Bits(x[i]) << ": got 0x" << got[i]
+                      << ", FloatToHalf 0x" << want;
+      }
+    }
+    EXPECT_EQ(bad, 0);
+  }
+}
+
 TEST(Bf16Conversion, AllPatternsWidenAndRoundTrip) {
   int bad = 0;
   for (uint32_t b = 0; b < 65536; ++b) {

@@ -69,29 +69,10 @@ void Scores(const float* const* q, int lanes, const float* k, int64_t k_stride, 
   }
 }
 
-// e^x for x <= 88.7 (clamped above); 0 below -87.33, so -inf (a masked key) gives 0.
-KITE_WASM_INLINE v128_t Exp(v128_t x_in) {
-  const v128_t min_x = wasm_f32x4_splat(-87.33654f);
-  const v128_t x = wasm_f32x4_min(wasm_f32x4_max(x_in, min_x), wasm_f32x4_splat(88.72283f));
-  const v128_t n = wasm_f32x4_nearest(wasm_f32x4_mul(x, wasm_f32x4_splat(1.44269504088896341f)));
-  v128_t r = wasm_f32x4_sub(x, wasm_f32x4_mul(n, wasm_f32x4_splat(0.693359375f)));  // x - n ln2, ln2 in two parts
-  r = wasm_f32x4_sub(r, wasm_f32x4_mul(n, wasm_f32x4_splat(-2.12194440e-4f)));
-  v128_t p = wasm_f32x4_splat(1.9875691500e-4f);
-  p = wasm_f32x4_add(wasm_f32x4_splat(1.3981999507e-3f), wasm_f32x4_mul(p, r));
-  p = wasm_f32x4_add(wasm_f32x4_splat(8.3334519073e-3f), wasm_f32x4_mul(p, r));
-  p = wasm_f32x4_add(wasm_f32x4_splat(4.1665795894e-2f), wasm_f32x4_mul(p, r));
-  p = wasm_f32x4_add(wasm_f32x4_splat(1.6666665459e-1f), wasm_f32x4_mul(p, r));
-  p = wasm_f32x4_add(wasm_f32x4_splat(5.0000001201e-1f), wasm_f32x4_mul(p, r));
-  p = wasm_f32x4_add(wasm_f32x4_add(r, wasm_f32x4_splat(1.0f)), wasm_f32x4_mul(wasm_f32x4_mul(p, r), r));
-  const v128_t two_n = wasm_i32x4_shl(wasm_i32x4_add(wasm_i32x4_trunc_sat_f32x4(n), wasm_i32x4_splat(127)), 23);
-  const v128_t result = wasm_f32x4_mul(p, two_n);
-  return wasm_v128_and(result, wasm_f32x4_ge(x_in, min_x));
-}
-
 // cap * tanh(x / cap)
 KITE_WASM_INLINE v128_t SoftCap(v128_t x, float cap) {
   const v128_t y = wasm_f32x4_mul(x, wasm_f32x4_splat(1.0f / cap));
-  const v128_t t = Exp(wasm_f32x4_mul(wasm_f32x4_abs(y), wasm_f32x4_splat(-2.0f)));  // e^(-2|y|) in (0, 1]
+  const v128_t t = wasm::Exp(wasm_f32x4_mul(wasm_f32x4_abs(y), wasm_f32x4_splat(-2.0f)));  // e^(-2|y|) in (0, 1]
   const v128_t one = wasm_f32x4_splat(1.0f);
   const v128_t tanh_abs = wasm_f32x4_div(wasm_f32x4_sub(one, t), wasm_f32x4_add(one, t));
   const v128_t sign = wasm_v128_and(y, wasm_i32x4_splat(static_cast<int32_t>(0x80000000u)));
@@ -123,11 +104,12 @@ void Softmax(float* scores, int64_t stride, int lanes, int64_t n, const int64_t*
     }
     const float old_max = running_max[l];
     const float new_max = std::fmax(old_max, wasm::HorizontalMax(tile_max));
-    rescale[l] = old_max == neg_inf ? 0.0f : std::exp(old_max - new_max);
+    // The vector exp here too: libm's expf, once per lane and tile, cost as much as this whole loop.
+    rescale[l] = old_max == neg_inf ? 0.0f : wasm_f32x4_extract_lane(wasm::Exp(wasm_f32x4_splat(old_max - new_max)), 0);
     const v128_t max_v = wasm_f32x4_splat(new_max);
     v128_t sum = wasm_f32x4_splat(0.0f);
     for (int64_t j = 0; j < n; j += 4) {
-      const v128_t p = Exp(wasm_f32x4_sub(wasm_v128_load(s + j), max_v));  // invalid keys hold -inf: p = 0
+      const v128_t p = wasm::Exp(wasm_f32x4_sub(wasm_v128_load(s + j), max_v));  // invalid keys hold -inf: p = 0
       wasm_v128_store(s + j, p);
       sum = wasm_f32x4_add(sum, p);
     }

@@ -22,6 +22,26 @@ KITE_WASM_INLINE float HorizontalMax(v128_t v) {
   return wasm_f32x4_extract_lane(wasm_f32x4_max(max2, wasm_i32x4_shuffle(max2, max2, 1, 0, 3, 2)), 0);
 }
 
+// e^x (Cephes-style: range reduction by ln 2, degree-6 polynomial, as avx_common.inc's) for
+// x <= 88.7 (clamped above); 0 below -87.33, so -inf (a masked key) gives 0.
+KITE_WASM_INLINE v128_t Exp(v128_t x_in) {
+  const v128_t min_x = wasm_f32x4_splat(-87.33654f);
+  const v128_t x = wasm_f32x4_min(wasm_f32x4_max(x_in, min_x), wasm_f32x4_splat(88.72283f));
+  const v128_t n = wasm_f32x4_nearest(wasm_f32x4_mul(x, wasm_f32x4_splat(1.44269504088896341f)));
+  v128_t r = wasm_f32x4_sub(x, wasm_f32x4_mul(n, wasm_f32x4_splat(0.693359375f)));  // x - n ln2, ln2 in two parts
+  r = wasm_f32x4_sub(r, wasm_f32x4_mul(n, wasm_f32x4_splat(-2.12194440e-4f)));
+  v128_t p = wasm_f32x4_splat(1.9875691500e-4f);
+  p = wasm_f32x4_add(wasm_f32x4_splat(1.3981999507e-3f), wasm_f32x4_mul(p, r));
+  p = wasm_f32x4_add(wasm_f32x4_splat(8.3334519073e-3f), wasm_f32x4_mul(p, r));
+  p = wasm_f32x4_add(wasm_f32x4_splat(4.1665795894e-2f), wasm_f32x4_mul(p, r));
+  p = wasm_f32x4_add(wasm_f32x4_splat(1.6666665459e-1f), wasm_f32x4_mul(p, r));
+  p = wasm_f32x4_add(wasm_f32x4_splat(5.0000001201e-1f), wasm_f32x4_mul(p, r));
+  p = wasm_f32x4_add(wasm_f32x4_add(r, wasm_f32x4_splat(1.0f)), wasm_f32x4_mul(wasm_f32x4_mul(p, r), r));
+  const v128_t two_n = wasm_i32x4_shl(wasm_i32x4_add(wasm_i32x4_trunc_sat_f32x4(n), wasm_i32x4_splat(127)), 23);
+  const v128_t result = wasm_f32x4_mul(p, two_n);
+  return wasm_v128_and(result, wasm_f32x4_ge(x_in, min_x));
+}
+
 // 4 IEEE halves (in the low 16 bits of each 32-bit lane; the high bits are ignored) to f32, exactly.
 // (sign, exponent, mantissa) moved to (bit 31, bits 23-27, bits 13-22) is the value / 2^112 as an
 // f32 (subnormal halves included: wasm keeps f32 subnormals), and multiplying by 2^112 is exact.
