@@ -16,8 +16,8 @@
 // weights widen exactly with integer shifts and one multiply by 2^112 (wasm_common.h), bf16 with a
 // 16-bit shift. Baseline wasm SIMD has no FMA: mul + add.
 //
-// Quantized formats (Q8, Q4): one activation row at a time against 8 weight rows (decode and prefill
-// alike, see GemmRows). The only integer multiply-add is i32x4.dot_i16x8_s (V8: pmaddwd on x86,
+// Quantized formats (Q8, Q4): one activation row at a time, against one weight row at a time in
+// decode and against tiles of 8 weight rows in prefill (see GemmRows). The only integer multiply-add is i32x4.dot_i16x8_s (V8: pmaddwd on x86,
 // smull + addp on arm64), so every int8 or nibble has to sit in an int16 lane; how the kernels get
 // there cheaply is described at PreparedRow below. Each block's int32 dot is exact and is scaled in
 // f32 by the block's activation scale (and Q4's group scale), like the scalar reference; only the
@@ -141,7 +141,7 @@ KITE_WASM_INLINE v128_t ReduceFourI32(v128_t a0, v128_t a1, v128_t a2, v128_t a3
   return wasm_i32x4_add(wasm_i32x4_shuffle(s01, s23, 0, 2, 4, 6), wasm_i32x4_shuffle(s01, s23, 1, 3, 5, 7));
 }
 
-// ---- Quantized formats: one prepared activation row against 8 weight rows ----
+// ---- Quantized formats: one prepared activation row against 1 (decode) or 8 weight rows ----
 //
 // The weights are unpacked in place, as int16 lanes holding two weight bytes, without widening:
 // one AND or shift per 8 weights, each weight left at a power-of-two multiple of its code (Q8:
@@ -186,7 +186,8 @@ constexpr bool kRelaxed = false;
 constexpr int kDotShift = 8;  // the baseline's products are 256 x the code products
 #endif
 constexpr int kPreparedBlocks = 64;  // activation blocks prepared at a time (2048 columns, 4 KB)
-constexpr int kDecodeTileCols = 8;   // weight rows per tile (measured in node 20: 8 beats 4, 12 and 16)
+// Weight rows per prefill tile (measured in node 20 when decode used it too: 8 beat 4, 12 and 16).
+constexpr int kDecodeTileCols = 8;
 
 struct PreparedRow {
   v128_t x[kPreparedBlocks][4];       // per block, the 4 int16 vectors its weights pair with
@@ -454,8 +455,8 @@ KITE_WASM_INLINE float RowDot(const GemmTile& t, const PreparedRow& p, int64_t b
 }
 
 // Rows [m0, m0 + mr) x columns [n_begin, n_end) of y, one activation row at a time: each row is
-// prepared kPreparedBlocks blocks at a time and swept by kTileCols-wide tiles; with K beyond one
-// prepared chunk, y collects the chunks' partial sums.
+// prepared kPreparedBlocks blocks at a time and swept by kTileCols-wide tiles (kTileCols = 1: RowDot,
+// one weight row at a time); with K beyond one prepared chunk, y collects the chunks' partial sums.
 template <int kTileCols, bool kQ4, int kBlocksPerGroup>
 void DecodeRows(const GemmTile& t, int64_t m0, int mr, int64_t n_begin, int64_t n_end) {
   const GemmArgs& a = *t.args;
@@ -488,7 +489,8 @@ void DecodeRows(const GemmTile& t, int64_t m0, int mr, int64_t n_begin, int64_t 
   }
 }
 
-// All rows of y, for any M. With M >= 2 the columns go in blocks of about kGemmColumnBlockBytes of
+// All rows of y, for any M. M = 1 (decode) reads one weight row at a time (RowDot); with M >= 2 the
+// activation rows run against 8-row tiles, and the columns go in blocks of about kGemmColumnBlockBytes of
 // weights, each swept by every activation row while it sits in L2 (as RunGemmTiles does); the rows
 // share no registers, so this costs M weight passes from L2 per block instead of M / 4 with
 // register tiles of 4 rows, but the decode loop's in-place unpacking and 4-column reductions make
