@@ -3,11 +3,10 @@
 // Relaxed SIMD: this file is compiled a second time with -DKITE_WASM_RELAXED by clang-19 with
 // -mrelaxed-simd (emscripten 3.1.6's clang-14 has no relaxed int8 dot; kernels/CMakeLists.txt), and
 // that object only defines qs8_gemm_f32__wasm_relaxed, qs4_gemm_f32__wasm_relaxed and the kernel
-// set kWasmRelaxedGemmKernels. Its Q4 block dot is i16x8.relaxed_dot_i8x16_i7x16_s (V8: one
-// pmaddubsw on x86, sdot/smull on arm64) with the nibbles as the 7-bit operand, its Q8 block dot
-// i32x4.relaxed_dot_i8x16_i7x16_add_s with |activation codes| as that operand (kRelaxed below):
-// 0..15 and 0..127 are inside every implementation's exact range, so the results are deterministic
-// and equal to the baseline's. Only modules linked with that object
+// set kWasmRelaxedGemmKernels. Their block dots are i16x8.relaxed_dot_i8x16_i7x16_s (V8: one
+// pmaddubsw on x86, sdot/smull on arm64) with the nibbles (Q4) or |activation codes| (Q8, kRelaxed
+// below) as the 7-bit operand: 0..15 and 0..127 are inside every implementation's exact range, so
+// the results are deterministic and equal to the baseline's. Only modules linked with that object
 // (platforms/wasm: kite-relaxed.*) contain relaxed opcodes; the JS side loads them where
 // WebAssembly.validate accepts relaxed SIMD (Chromium since 114; node 20 with
 // --experimental-wasm-relaxed-simd).
@@ -17,9 +16,10 @@
 // 16-bit shift. Baseline wasm SIMD has no FMA: mul + add.
 //
 // Quantized formats (Q8, Q4): one activation row at a time, against one weight row at a time in
-// decode and against tiles of 8 weight rows in prefill (see GemmRows). The only integer multiply-add is i32x4.dot_i16x8_s (V8: pmaddwd on x86,
-// smull + addp on arm64), so every int8 or nibble has to sit in an int16 lane; how the kernels get
-// there cheaply is described at PreparedRow below. Each block's int32 dot is exact and is scaled in
+// decode and against tiles of 8 weight rows in prefill (see GemmRows). The only integer
+// multiply-add of baseline SIMD128 is i32x4.dot_i16x8_s (V8: pmaddwd on x86, smull + addp on arm64),
+// so every int8 or nibble has to sit in an int16 lane; how the kernels get there cheaply is
+// described at PreparedRow below. Each block's int32 dot is exact and is scaled in
 // f32 by the block's activation scale (and Q4's group scale), like the scalar reference; only the
 // order of the f32 additions differs from it.
 #include <cstdint>
@@ -489,12 +489,12 @@ void DecodeRows(const GemmTile& t, int64_t m0, int mr, int64_t n_begin, int64_t 
   }
 }
 
-// All rows of y, for any M. M = 1 (decode) reads one weight row at a time (RowDot); with M >= 2 the
-// activation rows run against 8-row tiles, and the columns go in blocks of about kGemmColumnBlockBytes of
-// weights, each swept by every activation row while it sits in L2 (as RunGemmTiles does); the rows
-// share no registers, so this costs M weight passes from L2 per block instead of M / 4 with
-// register tiles of 4 rows, but the decode loop's in-place unpacking and 4-column reductions make
-// one pass cheaper than a 4 x 4 tile's share.
+// All rows of y, for any M. M = 1 (decode) reads one weight row at a time (RowDot). With M >= 2 the
+// activation rows run against 8-row tiles, and the columns go in blocks of about
+// kGemmColumnBlockBytes of weights, each swept by every activation row while it sits in L2 (as
+// RunGemmTiles does); the rows share no registers, so this costs M weight passes from L2 per block
+// instead of M / 4 with register tiles of 4 rows, but the in-place unpacking and 4-column reductions
+// make one pass cheaper than a 4 x 4 tile's share.
 template <bool kQ4, int kBlocksPerGroup>
 void GemmRows(const GemmTile& t) {
   const GemmArgs& a = *t.args;

@@ -27,7 +27,8 @@ inline v128_t FloatToHalfLanes(v128_t f) {
                                         wasm_v128_and(base, wasm_i32x4_splat(0x0fff)));
   // NaN (bits above inf's, sign aside): a quiet NaN with the top payload bits, as FloatToHalf.
   const v128_t is_nan = wasm_u32x4_gt(shl1, wasm_i32x4_splat(static_cast<int32_t>(0xff000000u)));
-  const v128_t nan = wasm_v128_or(wasm_i32x4_splat(0x7e00), wasm_v128_and(wasm_u32x4_shr(f, 13), wasm_i32x4_splat(0x3ff)));
+  const v128_t nan =
+      wasm_v128_or(wasm_i32x4_splat(0x7e00), wasm_v128_and(wasm_u32x4_shr(f, 13), wasm_i32x4_splat(0x3ff)));
   const v128_t sign = wasm_u32x4_shr(wasm_v128_and(f, wasm_i32x4_splat(static_cast<int32_t>(0x80000000u))), 16);
   return wasm_v128_or(sign, wasm_v128_bitselect(nan, nonsign, is_nan));
 }
