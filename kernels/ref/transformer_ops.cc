@@ -42,9 +42,10 @@ void SiluMul(float* gate, const float* up, int64_t n) {
   if (DetectedCpuFeatures().avx2) return SiluMulAvx2(gate, up, n);
 #endif
 #if defined(__wasm_simd128__)
-  return SiluMulWasm(gate, up, n);
-#endif
+  SiluMulWasm(gate, up, n);
+#else
   SiluMulScalar(gate, up, n);
+#endif
 }
 
 void SiluMulScalar(float* gate, const float* up, int64_t n) {

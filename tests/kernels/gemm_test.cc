@@ -49,8 +49,8 @@ TEST(GemmQ8, MatchesReferenceOnEdgeShapes) { TestEdgeShapes(WeightFormat::kQ8); 
 TEST(GemmQ4, MatchesReferenceOnEdgeShapes) { TestEdgeShapes(WeightFormat::kQ4); }
 
 // Decode (M = 1) over rows longer than the edge shapes': the decode tiles prefetch a distance that
-// grows with the row, and x86 float and AVX-512 Q8 decode read one row per tile; over a column
-// sub-range too.
+// grows with the row, x86 float, AVX-512 Q8 and wasm Q8/Q4 decode read one row per tile, and wasm
+// prepares the activations 2048 columns at a time; over a column sub-range too.
 TEST(Gemm, DecodeOverLongRows) {
   uint32_t seed = 7;
   for (const kernels::GemmKernels* set : AvailableKernelSets()) {

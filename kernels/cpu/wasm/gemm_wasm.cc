@@ -33,7 +33,7 @@
 // The tile loops run over compile-time tile shapes and must be fully unrolled: a rolled loop keeps
 // the accumulators in memory (measured 2.5x slower in V8). Hence the unroll pragmas.
 // V8 keeps wasm loads in program order but moves arithmetic down to its first use, so a loop body
-// that loads much before computing spills (see DecodeTile's schedule_barrier).
+// that loads much before computing spills (see PrefillTile's schedule_barrier).
 
 namespace kite {
 namespace kernels {
@@ -187,7 +187,7 @@ constexpr int kDotShift = 8;  // the baseline's products are 256 x the code prod
 #endif
 constexpr int kPreparedBlocks = 64;  // activation blocks prepared at a time (2048 columns, 4 KB)
 // Weight rows per prefill tile (measured in node 20 when decode used it too: 8 beat 4, 12 and 16).
-constexpr int kDecodeTileCols = 8;
+constexpr int kPrefillTileCols = 8;
 
 struct PreparedRow {
   v128_t x[kPreparedBlocks][4];       // per block, the 4 int16 vectors its weights pair with
@@ -354,8 +354,8 @@ KITE_WASM_INLINE void Q4TileScales(const PreparedRow& p, const uint16_t* const* 
 // repeat the last one) of the scaled block dots with the prepared blocks [0, blocks). Q8: before the
 // row scale.
 template <int kTileCols, bool kQ4, int kBlocksPerGroup>
-KITE_WASM_INLINE void DecodeTile(const GemmTile& t, const PreparedRow& p, int64_t b0, int64_t blocks, int64_t n0,
-                                 int nr, float* out) {
+KITE_WASM_INLINE void PrefillTile(const GemmTile& t, const PreparedRow& p, int64_t b0, int64_t blocks, int64_t n0,
+                                  int nr, float* out) {
   constexpr int kGroups = kTileCols / 4;
   const uint8_t* w[kTileCols];
   const uint16_t* w_scales[kTileCols];
@@ -373,7 +373,7 @@ KITE_WASM_INLINE void DecodeTile(const GemmTile& t, const PreparedRow& p, int64_
   // V8 keeps wasm loads in program order and moves arithmetic down to its first use, so a block
   // would load all 8 rows' weights up front and spill them. Storing each row's block dot as soon as
   // it is computed (to a slot nobody reads) pins that arithmetic before the next row's load: Q4
-  // decode 1.15x faster, Q8 1.1x.
+  // decode 1.15x faster, Q8 1.1x (measured when this tile also ran decode; RowStep4 does the same).
   volatile v128_t schedule_barrier;
   (void)schedule_barrier;
   for (int64_t pb = 0; pb < blocks; ++pb) {
@@ -419,7 +419,7 @@ KITE_WASM_INLINE void RowStep4(const PreparedRow& p, const uint8_t* w, const uin
     const uint8_t* wb = w + i * (kQ4 ? 16 : 32);
     d[i] = kQ4 ? Q4BlockDot(wasm_v128_load(wb), p.x[pb + i])
                : Q8BlockDot(wasm_v128_load(wb), wasm_v128_load(wb + 16), p.x[pb + i]);
-    *schedule_barrier = d[i];  // see DecodeTile
+    *schedule_barrier = d[i];  // see PrefillTile
   }
   v128_t sums = ReduceFourI32(d[0], d[1], d[2], d[3]);
   if (kQ4 || kRelaxed) sums = wasm_i32x4_add(sums, wasm_v128_load(p.offset + pb));
@@ -458,7 +458,7 @@ KITE_WASM_INLINE float RowDot(const GemmTile& t, const PreparedRow& p, int64_t b
 // prepared kPreparedBlocks blocks at a time and swept by kTileCols-wide tiles (kTileCols = 1: RowDot,
 // one weight row at a time); with K beyond one prepared chunk, y collects the chunks' partial sums.
 template <int kTileCols, bool kQ4, int kBlocksPerGroup>
-void DecodeRows(const GemmTile& t, int64_t m0, int mr, int64_t n_begin, int64_t n_end) {
+void SweepRows(const GemmTile& t, int64_t m0, int mr, int64_t n_begin, int64_t n_end) {
   const GemmArgs& a = *t.args;
   const float* row_scales = static_cast<const float*>(t.w_scales);
   PreparedRow p;
@@ -478,7 +478,7 @@ void DecodeRows(const GemmTile& t, int64_t m0, int mr, int64_t n_begin, int64_t 
         for (int64_t n0 = n_begin; n0 < n_end; n0 += kTileCols) {
           const int nr = n_end - n0 < kTileCols ? static_cast<int>(n_end - n0) : kTileCols;
           alignas(16) float out[kTileCols];
-          DecodeTile<kTileCols, kQ4, kBlocksPerGroup>(t, p, b0, blocks, n0, nr, out);
+          PrefillTile<kTileCols, kQ4, kBlocksPerGroup>(t, p, b0, blocks, n0, nr, out);
           for (int c = 0; c < nr; ++c) {
             const float v = kQ4 ? out[c] : out[c] * row_scales[n0 + c];
             y[n0 + c] = b0 == 0 ? v : y[n0 + c] + v;
@@ -501,15 +501,15 @@ void GemmRows(const GemmTile& t) {
   if (a.m <= 0 || a.n_end <= a.n_begin) return;
   int64_t block_columns = a.n_end - a.n_begin;
   if (a.m >= 2) {
-    const int64_t fit = kGemmColumnBlockBytes / (t.w_row_bytes > 0 ? t.w_row_bytes : 1) / kDecodeTileCols;
-    block_columns = (fit > 1 ? fit : 1) * kDecodeTileCols;
+    const int64_t fit = kGemmColumnBlockBytes / (t.w_row_bytes > 0 ? t.w_row_bytes : 1) / kPrefillTileCols;
+    block_columns = (fit > 1 ? fit : 1) * kPrefillTileCols;
   }
   for (int64_t nb = a.n_begin; nb < a.n_end; nb += block_columns) {
     const int64_t ne = a.n_end - nb < block_columns ? a.n_end : nb + block_columns;
     if (a.m == 1) {
-      DecodeRows<1, kQ4, kBlocksPerGroup>(t, 0, 1, nb, ne);
+      SweepRows<1, kQ4, kBlocksPerGroup>(t, 0, 1, nb, ne);
     } else {
-      DecodeRows<kDecodeTileCols, kQ4, kBlocksPerGroup>(t, 0, static_cast<int>(a.m), nb, ne);
+      SweepRows<kPrefillTileCols, kQ4, kBlocksPerGroup>(t, 0, static_cast<int>(a.m), nb, ne);
     }
   }
 }
