@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstdio>
 #include <cstring>
+#include <limits>
 #include <random>
 #include <vector>
 
@@ -233,6 +234,32 @@ TEST(QuantizeActivations, SimdMatchesReferenceExactly) {
           EXPECT_EQ(q_ref[17], 2);
         }
       }
+    }
+  }
+}
+
+// Non-finite activations give unspecified codes, but the reference and the wasm sets keep them in
+// [-127, 127] and write every block's scale: the relaxed wasm Q8 kernel feeds |code| to an
+// instruction whose 7-bit operand must not exceed 127. (The x86 sets emit -128 here, which their
+// kernels take as |code| = 128 in an unsigned operand.) Blocks mix NaN, +-inf and finite values.
+TEST(QuantizeActivations, NonFiniteInputKeepsCodesInRange) {
+  const float inf = std::numeric_limits<float>::infinity(), nan = std::numeric_limits<float>::quiet_NaN();
+  const float specials[] = {nan, -nan, inf, -inf, 1.0f, -1.0f, 3e38f, -3e38f, 0.0f};
+  for (const kernels::GemmKernels* set : AvailableKernelSets()) {
+    const std::string isa = set->isa;
+    if (isa != "scalar" && isa.rfind("wasm", 0) != 0) continue;
+    for (int64_t k : {32, 45, 96}) {
+      SCOPED_TRACE(std::string(set->isa) + " K=" + std::to_string(k));
+      const int64_t m = 3, k_pad = RoundUp(k, kQuantBlock), blocks = k_pad / kQuantBlock;
+      std::vector<float> x(static_cast<size_t>(m * k));
+      for (size_t i = 0; i < x.size(); ++i) x[i] = specials[(i * 7 + i / 5) % 9];
+      std::vector<int8_t> q(static_cast<size_t>(m * k_pad), 99);
+      std::vector<float> scales(static_cast<size_t>(m * blocks), -1.0f);
+      set->quantize_activations_q8(x.data(), m, k, q.data(), scales.data());
+      for (size_t i = 0; i < q.size(); ++i) {
+        EXPECT_NE(q[i], -128) << "at " << i;  // int8 is at most 127
+      }
+      for (float s : scales) EXPECT_NE(s, -1.0f);
     }
   }
 }
