@@ -41,6 +41,7 @@ namespace {
 
 enum FloatFormat { kF32, kF16, kBf16 };
 
+using wasm::FiniteHalfLanesToFloat;
 using wasm::HalfLanesToFloat;
 using wasm::HorizontalSum;
 
@@ -166,9 +167,10 @@ KITE_WASM_INLINE v128_t ReduceFourI32(v128_t a0, v128_t a1, v128_t a2, v128_t a3
 // The relaxed Q4 variant (KITE_WASM_RELAXED) keeps the activations as int8 (x[b][0]: columns 0..15,
 // x[b][1]: 16..31, the columns of a block's low and high nibbles) and unpacks a block with one AND
 // and one shift + AND; two relaxed dots and one i16 add give 8 lanes of at most 4 * 15 * 127 in
-// magnitude (no saturation), and one pairwise widening makes them int32: 8 instructions per row and
-// block instead of 12, the dot exact without the factor 256. A standalone kernel of this shape ran
-// 1.47x the baseline's in node 20 (22.5 vs 15.3 GB/s of Q4 weights, 49152 x 576).
+// magnitude (no saturation): 7 instructions per row and block instead of 12, the dot exact without
+// the factor 256. A standalone kernel of this shape ran 1.47x the baseline's in node 20 (22.5 vs
+// 15.3 GB/s of Q4 weights, 49152 x 576). The int16 lanes of 4 blocks are summed pairwise twice
+// before one widening (ReduceFourBlockDots): q4 decode +3% against a widening per block.
 //
 // The relaxed Q8 variant makes the activations the 7-bit operand: x = sign * |x| with |x| <= 127
 // (the activation quantizer's codes are in [-127, 127]), so w . x = sum |x| * (w ^ s) + sum over
@@ -262,13 +264,14 @@ KITE_WASM_INLINE void PrepareRow(const int8_t* x, const float* x_scales, int64_t
 
 // int32 lanes summing to 256 * sum(n x) over one Q4 block, n = code + 8 (the stored nibble), from
 // its 16 bytes as 8 int16 lanes: lane i holds columns 2i, 16 + 2i (byte 2i) and 2i + 1, 17 + 2i.
-// Relaxed: lanes summing to sum(n x) itself.
+// Relaxed: int16 lanes summing to sum(n x) itself, each at most 2 * 2 * 15 * 127 = 7620 in
+// magnitude; ReduceFourBlockDots takes them to int32.
 KITE_WASM_INLINE v128_t Q4BlockDot(v128_t raw, const v128_t* x) {
 #if defined(KITE_WASM_RELAXED)
   const v128_t low = wasm_v128_and(raw, wasm_i8x16_splat(0x0f));
   const v128_t high = wasm_v128_and(wasm_u16x8_shr(raw, 4), wasm_i8x16_splat(0x0f));
-  return wasm_i32x4_extadd_pairwise_i16x8(wasm_i16x8_add(wasm_i16x8_relaxed_dot_i8x16_i7x16(x[0], low),
-                                                         wasm_i16x8_relaxed_dot_i8x16_i7x16(x[1], high)));
+  return wasm_i16x8_add(wasm_i16x8_relaxed_dot_i8x16_i7x16(x[0], low),
+                        wasm_i16x8_relaxed_dot_i8x16_i7x16(x[1], high));
 #endif
   const v128_t d0 = wasm_i32x4_dot_i16x8(wasm_v128_and(raw, wasm_i16x8_splat(0x000f)), x[0]);
   const v128_t d1 = wasm_i32x4_dot_i16x8(wasm_v128_and(raw, wasm_i16x8_splat(0x00f0)), x[1]);
@@ -293,6 +296,20 @@ KITE_WASM_INLINE v128_t Q8BlockDot(v128_t w0, v128_t w1, const v128_t* x) {
   const v128_t d3 = wasm_i32x4_dot_i16x8(wasm_v128_and(w1, high_byte), x[3]);
   return wasm_i32x4_add(wasm_i32x4_add(d0, d1), wasm_i32x4_add(d2, d3));
 #endif
+}
+
+// The sums of 4 block dots (Q4BlockDot / Q8BlockDot results d0..d3) in lanes 0..3. The relaxed Q4
+// dots are int16 lanes of at most 7620: two rounds of adding lane pairs stay within int16 (15240,
+// then 30480), so 4 blocks need 2 64-bit unpacks, 2 shuffles, 3 adds and one widening dot instead of
+// a widening per block and ReduceFourI32.
+template <bool kQ4>
+KITE_WASM_INLINE v128_t ReduceFourBlockDots(v128_t d0, v128_t d1, v128_t d2, v128_t d3) {
+  if (!(kQ4 && kRelaxed)) return ReduceFourI32(d0, d1, d2, d3);
+  // 32-bit units [d0, d0, d1, d1] and [d2, d2, d3, d3], each unit 2 int16 partial sums.
+  const v128_t p01 = wasm_i16x8_add(wasm_i64x2_shuffle(d0, d1, 0, 2), wasm_i64x2_shuffle(d0, d1, 1, 3));
+  const v128_t p23 = wasm_i16x8_add(wasm_i64x2_shuffle(d2, d3, 0, 2), wasm_i64x2_shuffle(d2, d3, 1, 3));
+  const v128_t p0123 = wasm_i16x8_add(wasm_i32x4_shuffle(p01, p23, 0, 2, 4, 6), wasm_i32x4_shuffle(p01, p23, 1, 3, 5, 7));
+  return wasm_i32x4_extadd_pairwise_i16x8(p0123);
 }
 
 // The f16 group scales of blocks b .. b + 3 of one Q4 row (ws: the row's scales), in the low 16 bits
@@ -388,7 +405,7 @@ KITE_WASM_INLINE void PrefillTile(const GemmTile& t, const PreparedRow& p, int64
                    : Q8BlockDot(wasm_v128_load(wc + pb * 32), wasm_v128_load(wc + pb * 32 + 16), x);
         schedule_barrier = d[c];
       }
-      v128_t sums = ReduceFourI32(d[0], d[1], d[2], d[3]);
+      v128_t sums = ReduceFourBlockDots<kQ4>(d[0], d[1], d[2], d[3]);
       if (kQ4 || kRelaxed) sums = wasm_i32x4_add(sums, wasm_v128_load32_splat(p.offset + pb));
       // Exact: the baseline's sums are multiples of 256.
       const v128_t dots = wasm_f32x4_convert_i32x4(wasm_i32x4_shr(sums, kDotShift));
@@ -404,10 +421,12 @@ KITE_WASM_INLINE void PrefillTile(const GemmTile& t, const PreparedRow& p, int64
 // Q4 scales, b: the row's block at pb): the 4 block dots are reduced into the lanes of one vector, so
 // the conversion, the scaling (4 activation scales, and Q4's 4 group scales, per load) and the add
 // happen once per 4 blocks. kFull: all 4 before `blocks`; the rest of a partial step reads no
-// weights and adds 0 (the prepared scales are 0 there).
+// weights and adds 0 (the prepared scales are 0 there). Q4's f16 scales are converted for finite
+// values only (4 instructions instead of 8); scale_exponents collects their exponent fields, and
+// RowDot redoes a row that had an Inf or NaN scale (q4 decode +4.5%).
 template <bool kQ4, int kBlocksPerGroup, bool kFull>
 KITE_WASM_INLINE void RowStep4(const PreparedRow& p, const uint8_t* w, const uint16_t* ws, int64_t b, int64_t pb,
-                               int64_t blocks, int64_t blocks_per_group, v128_t* acc,
+                               int64_t blocks, int64_t blocks_per_group, v128_t* acc, v128_t* scale_exponents,
                                volatile v128_t* schedule_barrier) {
   v128_t d[4];
   _Pragma("clang loop unroll(full)")
@@ -421,15 +440,27 @@ KITE_WASM_INLINE void RowStep4(const PreparedRow& p, const uint8_t* w, const uin
                : Q8BlockDot(wasm_v128_load(wb), wasm_v128_load(wb + 16), p.x[pb + i]);
     *schedule_barrier = d[i];  // see PrefillTile
   }
-  v128_t sums = ReduceFourI32(d[0], d[1], d[2], d[3]);
+  v128_t sums = ReduceFourBlockDots<kQ4>(d[0], d[1], d[2], d[3]);
   if (kQ4 || kRelaxed) sums = wasm_i32x4_add(sums, wasm_v128_load(p.offset + pb));
   const v128_t dots = wasm_f32x4_convert_i32x4(wasm_i32x4_shr(sums, kDotShift));
   v128_t scale = wasm_v128_load(p.scale + pb);
   if (kQ4) {
-    scale = wasm_f32x4_mul(
-        scale, HalfLanesToFloat(Q4ScaleHalves4<kBlocksPerGroup, kFull>(ws, b, pb, blocks, blocks_per_group)));
+    const v128_t halves = Q4ScaleHalves4<kBlocksPerGroup, kFull>(ws, b, pb, blocks, blocks_per_group);
+    *scale_exponents = wasm_u32x4_max(*scale_exponents, wasm_v128_and(halves, wasm_i32x4_splat(0x7c00)));
+    scale = wasm_f32x4_mul(scale, FiniteHalfLanesToFloat(halves));
   }
   *acc = wasm_f32x4_add(*acc, wasm_f32x4_mul(dots, scale));
+}
+
+// RowDot of a Q4 row whose group scales include Inf or NaN, which RowStep4's conversion does not
+// handle: the prefill tile's conversion does. A sum with an Inf or NaN term is the same Inf or NaN in
+// any order, so the different summation order changes nothing.
+template <int kBlocksPerGroup>
+__attribute__((noinline)) float Q4RowDotWithSpecialScales(const GemmTile& t, const PreparedRow& p, int64_t b0,
+                                                          int64_t blocks, int64_t n) {
+  alignas(16) float out[kPrefillTileCols];
+  PrefillTile<kPrefillTileCols, true, kBlocksPerGroup>(t, p, b0, blocks, n, 1, out);
+  return out[0];
 }
 
 // The scaled block dots of weight row n over blocks [b0, b0 + blocks) with the prepared blocks
@@ -442,14 +473,19 @@ KITE_WASM_INLINE float RowDot(const GemmTile& t, const PreparedRow& p, int64_t b
   const uint8_t* w = static_cast<const uint8_t*>(t.w) + n * t.w_row_bytes + b0 * (kQ4 ? 16 : 32);
   const uint16_t* ws = static_cast<const uint16_t*>(t.w_scales) + n * t.w_scales_per_row;
   v128_t acc = wasm_f32x4_splat(0.0f);
+  v128_t scale_exponents = wasm_i32x4_splat(0);  // Q4: the largest f16 exponent field seen
   volatile v128_t schedule_barrier;
   int64_t pb = 0;
   for (; pb + 4 <= blocks; pb += 4, w += kStepBytes) {
-    RowStep4<kQ4, kBlocksPerGroup, true>(p, w, ws, b0 + pb, pb, blocks, t.blocks_per_group, &acc, &schedule_barrier);
+    RowStep4<kQ4, kBlocksPerGroup, true>(p, w, ws, b0 + pb, pb, blocks, t.blocks_per_group, &acc, &scale_exponents,
+                                         &schedule_barrier);
   }
   if (pb < blocks) {
-    RowStep4<kQ4, kBlocksPerGroup, false>(p, w, ws, b0 + pb, pb, blocks, t.blocks_per_group, &acc,
+    RowStep4<kQ4, kBlocksPerGroup, false>(p, w, ws, b0 + pb, pb, blocks, t.blocks_per_group, &acc, &scale_exponents,
                                           &schedule_barrier);
+  }
+  if (kQ4 && wasm_v128_any_true(wasm_i32x4_eq(scale_exponents, wasm_i32x4_splat(0x7c00)))) {
+    return Q4RowDotWithSpecialScales<kBlocksPerGroup>(t, p, b0, blocks, n);
   }
   return HorizontalSum(acc);
 }

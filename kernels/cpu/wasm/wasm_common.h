@@ -48,10 +48,15 @@ KITE_WASM_INLINE v128_t Exp(v128_t x_in) {
 // Inf/NaN (exponent 31) come out of the multiply with the f32 exponent 143 and the right sign and
 // mantissa: setting all exponent bits makes them Inf/NaN. (Checked against HalfToFloat for all
 // 65536 halves.)
-KITE_WASM_INLINE v128_t HalfLanesToFloat(v128_t h) {
+// FiniteHalfLanesToFloat is the same without that last step: exact for finite halves only.
+KITE_WASM_INLINE v128_t FiniteHalfLanesToFloat(v128_t h) {
   const v128_t spread = wasm_i32x4_shr(wasm_i32x4_shl(h, 16), 3);  // sign in bits 28-31
   const v128_t bits = wasm_v128_and(spread, wasm_i32x4_splat(static_cast<int32_t>(0x8fffe000)));
-  const v128_t f = wasm_f32x4_mul(bits, wasm_f32x4_splat(5.192296858534828e+33f));  // 2^112
+  return wasm_f32x4_mul(bits, wasm_f32x4_splat(5.192296858534828e+33f));  // 2^112
+}
+
+KITE_WASM_INLINE v128_t HalfLanesToFloat(v128_t h) {
+  const v128_t f = FiniteHalfLanesToFloat(h);
   const v128_t exponent = wasm_v128_and(h, wasm_i32x4_splat(0x7c00));
   const v128_t inf_nan = wasm_i32x4_eq(exponent, wasm_i32x4_splat(0x7c00));
   return wasm_v128_or(f, wasm_v128_and(inf_nan, wasm_i32x4_splat(0x7f800000)));
