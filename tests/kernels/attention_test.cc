@@ -377,6 +377,50 @@ TEST(Attention, ExpAndTanhThroughTwoKeys) {
   }
 }
 
+// Inf and NaN in the values of an f16 cache reach the same outputs as in the reference: the wasm
+// tiles widen finite halves 8 at a time and widen a tile again, exactly, when it holds Inf or NaN
+// (kernels/cpu/wasm/attention_wasm.cc). One special half per case, in V of a key that every query
+// row reads, KV head 1 of 2: dimension d of that head's query heads is +-Inf or NaN like the
+// reference's, everything else finite and within 1e-4 of it (outputs are averages of values in
+// [-1, 1]; f32 rounding is ~1e-6).
+TEST(Attention, InfAndNanValuesInAnF16Cache) {
+  const uint16_t specials[] = {0x7c00, 0xfc00, 0x7e00, 0xfc01};  // +Inf, -Inf, quiet and signalling NaN
+  uint32_t seed = 1300;
+  for (uint16_t special : specials) {
+    for (int64_t d : {0, 5, 63}) {
+      Problem pr;
+      pr.args.head_dim = 64, pr.args.n_kv_heads = 2, pr.args.n_heads = 6;
+      pr.args.m = 3, pr.args.pos0 = 70, pr.args.scale = 0.125f;
+      pr.format = KvFormat::kF16;
+      pr.seed = ++seed;
+      std::mt19937 rng(pr.seed);
+      Cache c = MakeCache(pr, rng);
+      c.v16[40 * c.row_stride + 64 + d] = special;
+      std::uniform_real_distribution<float> unit(-1.0f, 1.0f);
+      std::vector<float> q(static_cast<size_t>(pr.args.m * pr.args.n_heads * 64));
+      for (float& x : q) x = unit(rng);
+      const std::vector<const AttentionKernels*> sets = AttentionSets();
+      std::vector<float> reference;
+      for (const AttentionKernels* set : sets) {
+        SCOPED_TRACE(std::string(set->isa) + " special 0x" + std::to_string(special) + " d=" + std::to_string(d));
+        std::vector<float> out(q.size(), kSentinel);
+        set->attention(pr.args, c.view, q.data(), out.data());
+        if (reference.empty()) reference = out;
+        int bad = 0;
+        for (size_t i = 0; i < out.size(); ++i) {
+          const int64_t head = static_cast<int64_t>(i / 64) % pr.args.n_heads, dim = static_cast<int64_t>(i % 64);
+          const bool special_output = head >= 3 && dim == d;
+          const float want = reference[i], got = out[i];
+          const bool ok = special_output ? !std::isfinite(want) && (std::isnan(want) ? std::isnan(got) : got == want)
+                                         : std::isfinite(got) && std::fabs(got - want) <= 1e-4f;
+          if (!ok && bad++ < 5) ADD_FAILURE() << "output " << i << ": got " << got << ", reference " << want;
+        }
+        EXPECT_EQ(bad, 0);
+      }
+    }
+  }
+}
+
 TEST(Attention, InvalidArgumentsWriteNothing) {
   Problem pr;
   pr.args.head_dim = 8, pr.args.n_kv_heads = 2, pr.args.n_heads = 4, pr.args.m = 3, pr.args.pos0 = 10;

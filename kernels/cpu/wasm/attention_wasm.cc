@@ -3,7 +3,9 @@
 // SIMD128 has none: multiply, then add). Scores 8 keys at a time per lane, a vectorized online
 // softmax over the tile (Cephes-style exp, 0 below -87.3 so masked keys vanish; tanh through exp for
 // soft-capping), the weighted value sum 64 dimensions per pass. f16 caches widen with integer
-// shifts (wasm_common.h), Q8 ones by sign extension, conversion and the row's scale.
+// shifts, 8 halves per load, exactly for finite halves; a tile holding Inf or NaN is widened again
+// by wasm_common.h's exact conversion (decode +2% at 0-192 positions, +5% at 256-384 for q4). Q8
+// caches widen by sign extension, conversion and the row's scale.
 #include <cmath>
 #include <cstdint>
 
@@ -14,10 +16,33 @@ namespace kite {
 namespace kernels {
 namespace {
 
+// Rows [0, n) of f16 values (hd each, stride apart) to f32, 8 at a time, exact for finite halves;
+// false (out partly written) when one of them is Inf or NaN.
+bool WidenFiniteHalfRows(const uint16_t* src, int64_t stride, int64_t n, int64_t hd, float* out) {
+  const v128_t zero = wasm_i16x8_splat(0), exponent = wasm_i16x8_splat(0x7c00);
+  const v128_t keep = wasm_i32x4_splat(static_cast<int32_t>(0x8fffe000));
+  const v128_t two_112 = wasm_f32x4_splat(5.192296858534828e+33f);
+  v128_t special = zero;
+  for (int64_t j = 0; j < n; ++j) {
+    for (int64_t d = 0; d < hd; d += 8) {
+      const v128_t h = wasm_v128_load(src + j * stride + d);
+      special = wasm_v128_or(special, wasm_i16x8_eq(wasm_v128_and(h, exponent), exponent));
+      // Each half in the high 16 bits of a 32-bit lane: as HalfLanesToFloat after its first shift.
+      const v128_t lo = wasm_i16x8_shuffle(zero, h, 0, 8, 1, 9, 2, 10, 3, 11);
+      const v128_t hi = wasm_i16x8_shuffle(zero, h, 4, 12, 5, 13, 6, 14, 7, 15);
+      float* o = out + j * hd + d;
+      wasm_v128_store(o, wasm_f32x4_mul(wasm_v128_and(wasm_i32x4_shr(lo, 3), keep), two_112));
+      wasm_v128_store(o + 4, wasm_f32x4_mul(wasm_v128_and(wasm_i32x4_shr(hi, 3), keep), two_112));
+    }
+  }
+  return !wasm_v128_any_true(special);
+}
+
 void LoadRows(const KvCacheView& kv, bool values, int64_t row0, int64_t n, int64_t kv_head, int64_t hd, float* out) {
   const int64_t offset = row0 * kv.row_stride + kv_head * hd;
   if (kv.format == KvFormat::kF16) {
     const uint16_t* src = static_cast<const uint16_t*>(values ? kv.v : kv.k) + offset;
+    if (hd % 8 == 0 && WidenFiniteHalfRows(src, kv.row_stride, n, hd, out)) return;
     for (int64_t j = 0; j < n; ++j) {
       for (int64_t d = 0; d < hd; d += 4) wasm_v128_store(out + j * hd + d, wasm::LoadHalf4(src + j * kv.row_stride + d));
     }
