@@ -421,9 +421,11 @@ KITE_WASM_INLINE void PrefillTile(const GemmTile& t, const PreparedRow& p, int64
 // Q4 scales, b: the row's block at pb): the 4 block dots are reduced into the lanes of one vector, so
 // the conversion, the scaling (4 activation scales, and Q4's 4 group scales, per load) and the add
 // happen once per 4 blocks. kFull: all 4 before `blocks`; the rest of a partial step reads no
-// weights and adds 0 (the prepared scales are 0 there). Q4's f16 scales are converted for finite
-// values only (4 instructions instead of 8); scale_exponents collects their exponent fields, and
-// RowDot redoes a row that had an Inf or NaN scale (q4 decode +4.5%).
+// weights and adds 0 (the prepared scales are 0 there). The relaxed module converts Q4's f16 scales
+// for finite values only (4 instructions instead of 8); scale_exponents collects their exponent
+// fields, and RowDot redoes a row that had an Inf or NaN scale (q4 decode +4.5%). The baseline
+// module keeps the exact conversion: with its 4 activation vectors per block the extra live vector
+// made its q4 decode 5% slower.
 template <bool kQ4, int kBlocksPerGroup, bool kFull>
 KITE_WASM_INLINE void RowStep4(const PreparedRow& p, const uint8_t* w, const uint16_t* ws, int64_t b, int64_t pb,
                                int64_t blocks, int64_t blocks_per_group, v128_t* acc, v128_t* scale_exponents,
@@ -446,8 +448,12 @@ KITE_WASM_INLINE void RowStep4(const PreparedRow& p, const uint8_t* w, const uin
   v128_t scale = wasm_v128_load(p.scale + pb);
   if (kQ4) {
     const v128_t halves = Q4ScaleHalves4<kBlocksPerGroup, kFull>(ws, b, pb, blocks, blocks_per_group);
-    *scale_exponents = wasm_u32x4_max(*scale_exponents, wasm_v128_and(halves, wasm_i32x4_splat(0x7c00)));
-    scale = wasm_f32x4_mul(scale, FiniteHalfLanesToFloat(halves));
+    if (kRelaxed) {
+      *scale_exponents = wasm_u32x4_max(*scale_exponents, wasm_v128_and(halves, wasm_i32x4_splat(0x7c00)));
+      scale = wasm_f32x4_mul(scale, FiniteHalfLanesToFloat(halves));
+    } else {
+      scale = wasm_f32x4_mul(scale, HalfLanesToFloat(halves));
+    }
   }
   *acc = wasm_f32x4_add(*acc, wasm_f32x4_mul(dots, scale));
 }
@@ -484,7 +490,7 @@ KITE_WASM_INLINE float RowDot(const GemmTile& t, const PreparedRow& p, int64_t b
     RowStep4<kQ4, kBlocksPerGroup, false>(p, w, ws, b0 + pb, pb, blocks, t.blocks_per_group, &acc, &scale_exponents,
                                           &schedule_barrier);
   }
-  if (kQ4 && wasm_v128_any_true(wasm_i32x4_eq(scale_exponents, wasm_i32x4_splat(0x7c00)))) {
+  if (kQ4 && kRelaxed && wasm_v128_any_true(wasm_i32x4_eq(scale_exponents, wasm_i32x4_splat(0x7c00)))) {
     return Q4RowDotWithSpecialScales<kBlocksPerGroup>(t, p, b0, blocks, n);
   }
   return HorizontalSum(acc);
