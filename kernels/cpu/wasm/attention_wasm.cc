@@ -20,19 +20,17 @@ namespace {
 // false (out partly written) when one of them is Inf or NaN.
 bool WidenFiniteHalfRows(const uint16_t* src, int64_t stride, int64_t n, int64_t hd, float* out) {
   const v128_t zero = wasm_i16x8_splat(0), exponent = wasm_i16x8_splat(0x7c00);
-  const v128_t keep = wasm_i32x4_splat(static_cast<int32_t>(0x8fffe000));
-  const v128_t two_112 = wasm_f32x4_splat(5.192296858534828e+33f);
   v128_t special = zero;
   for (int64_t j = 0; j < n; ++j) {
     for (int64_t d = 0; d < hd; d += 8) {
       const v128_t h = wasm_v128_load(src + j * stride + d);
       special = wasm_v128_or(special, wasm_i16x8_eq(wasm_v128_and(h, exponent), exponent));
-      // Each half in the high 16 bits of a 32-bit lane: as HalfLanesToFloat after its first shift.
+      // Each half in the high 16 bits of a 32-bit lane.
       const v128_t lo = wasm_i16x8_shuffle(zero, h, 0, 8, 1, 9, 2, 10, 3, 11);
       const v128_t hi = wasm_i16x8_shuffle(zero, h, 4, 12, 5, 13, 6, 14, 7, 15);
       float* o = out + j * hd + d;
-      wasm_v128_store(o, wasm_f32x4_mul(wasm_v128_and(wasm_i32x4_shr(lo, 3), keep), two_112));
-      wasm_v128_store(o + 4, wasm_f32x4_mul(wasm_v128_and(wasm_i32x4_shr(hi, 3), keep), two_112));
+      wasm_v128_store(o, wasm::FiniteHighHalfLanesToFloat(lo));
+      wasm_v128_store(o + 4, wasm::FiniteHighHalfLanesToFloat(hi));
     }
   }
   return !wasm_v128_any_true(special);

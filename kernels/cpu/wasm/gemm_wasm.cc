@@ -479,7 +479,7 @@ KITE_WASM_INLINE float RowDot(const GemmTile& t, const PreparedRow& p, int64_t b
   const uint8_t* w = static_cast<const uint8_t*>(t.w) + n * t.w_row_bytes + b0 * (kQ4 ? 16 : 32);
   const uint16_t* ws = static_cast<const uint16_t*>(t.w_scales) + n * t.w_scales_per_row;
   v128_t acc = wasm_f32x4_splat(0.0f);
-  v128_t scale_exponents = wasm_i32x4_splat(0);  // Q4: the largest f16 exponent field seen
+  v128_t scale_exponents = wasm_i32x4_splat(0);  // relaxed Q4: the largest f16 exponent field seen
   volatile v128_t schedule_barrier;
   int64_t pb = 0;
   for (; pb + 4 <= blocks; pb += 4, w += kStepBytes) {

@@ -49,11 +49,15 @@ KITE_WASM_INLINE v128_t Exp(v128_t x_in) {
 // mantissa: setting all exponent bits makes them Inf/NaN. (Checked against HalfToFloat for all
 // 65536 halves.)
 // FiniteHalfLanesToFloat is the same without that last step: exact for finite halves only.
-KITE_WASM_INLINE v128_t FiniteHalfLanesToFloat(v128_t h) {
-  const v128_t spread = wasm_i32x4_shr(wasm_i32x4_shl(h, 16), 3);  // sign in bits 28-31
+// FiniteHighHalfLanesToFloat takes the halves in the high 16 bits of each lane instead (the low bits
+// are ignored), as an interleave with zeros leaves them.
+KITE_WASM_INLINE v128_t FiniteHighHalfLanesToFloat(v128_t high) {
+  const v128_t spread = wasm_i32x4_shr(high, 3);  // sign in bits 28-31
   const v128_t bits = wasm_v128_and(spread, wasm_i32x4_splat(static_cast<int32_t>(0x8fffe000)));
   return wasm_f32x4_mul(bits, wasm_f32x4_splat(5.192296858534828e+33f));  // 2^112
 }
+
+KITE_WASM_INLINE v128_t FiniteHalfLanesToFloat(v128_t h) { return FiniteHighHalfLanesToFloat(wasm_i32x4_shl(h, 16)); }
 
 KITE_WASM_INLINE v128_t HalfLanesToFloat(v128_t h) {
   const v128_t f = FiniteHalfLanesToFloat(h);
