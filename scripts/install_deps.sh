@@ -8,6 +8,7 @@ PACKAGES=(
   emscripten  # the wasm build (platforms/wasm); its tests run under the installed node
   clang-19    # compiles the relaxed-SIMD wasm kernels (emscripten's clang-14 cannot; kernels/CMakeLists.txt)
   chromium    # browser end-to-end tests and benchmarks (tests/browser, benchmarks/web), driven by npm playwright-core
+  mesa-vulkan-drivers libvulkan-dev  # lavapipe as a WebGPU adapter with shader-f16 (tests/browser/webgpu/lavapipe)
 )
 if [[ "${KITE_CROSS:-1}" == "1" ]]; then
   PACKAGES+=(g++-aarch64-linux-gnu qemu-user)
