@@ -1,4 +1,5 @@
-// Causal grouped-query attention of a batch of queries over one layer's f32 KV cache:
+// Causal grouped-query attention of a batch of queries over one layer's KV cache (kv_t: f16 or
+// f32, see kv_store.wgsl; read as f32, all arithmetic f32):
 //   out[t][h] = softmax_j(q[t][h] . K[j][h / group] * scale) . V[j][h / group]
 // over keys j in [lo, pos + t], lo = max(0, pos + t - window + 1) when window > 0
 // (Mistral's sliding window), else 0. One workgroup per (head, token).
@@ -22,8 +23,8 @@ struct AttnParams {
 @group(0) @binding(0) var<uniform> p: AttnParams;
 @group(0) @binding(1) var<uniform> step: Step;
 @group(0) @binding(2) var<storage, read> q: array<f32>;
-@group(0) @binding(3) var<storage, read> k_cache: array<f32>;
-@group(0) @binding(4) var<storage, read> v_cache: array<f32>;
+@group(0) @binding(3) var<storage, read> k_cache: array<kv_t>;
+@group(0) @binding(4) var<storage, read> v_cache: array<kv_t>;
 @group(0) @binding(5) var<storage, read_write> scores: array<f32>;
 @group(0) @binding(6) var<storage, read_write> out: array<f32>;
 
@@ -51,7 +52,7 @@ fn main(ids: Ids) {
   for (var j = ids.lid; j < n_keys; j = j + WG) {
     let k_base = (lo + j) * kv_dim + kvh * hd;
     var s = 0.0;
-    for (var d = 0u; d < hd; d = d + 1u) { s = s + q_sh[d] * k_cache[k_base + d]; }
+    for (var d = 0u; d < hd; d = d + 1u) { s = s + q_sh[d] * f32(k_cache[k_base + d]); }
     s = s * p.scale;
     scores[s_base + j] = s;
     local_max = max(local_max, s);
@@ -69,7 +70,7 @@ fn main(ids: Ids) {
   let inv = 1.0 / total;
   for (var d = ids.lid; d < hd; d = d + WG) {
     var acc = 0.0;
-    for (var j = 0u; j < n_keys; j = j + 1u) { acc = acc + scores[s_base + j] * v_cache[(lo + j) * kv_dim + kvh * hd + d]; }
+    for (var j = 0u; j < n_keys; j = j + 1u) { acc = acc + scores[s_base + j] * f32(v_cache[(lo + j) * kv_dim + kvh * hd + d]); }
     out[q_base + d] = acc * inv;
   }
 }

@@ -14,6 +14,8 @@
 //   KITE_CHROMIUM              the browser (default /usr/bin/chromium)
 //   KITE_BROWSER_WEBGPU        1: WebGPU tests must run; 0: skip them; unset: run them when the
 //                              WebGPU backend module exists
+//   KITE_BROWSER_LAVAPIPE      1 (default where WebGPU runs): also run the demo and the parity on
+//                              Mesa's lavapipe, the adapter with shader-f16 (webgpu/lavapipe/); 0: skip
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -31,6 +33,7 @@ const outDir = path.resolve(process.env.KITE_BROWSER_OUT ?? path.join(repo, 'bui
 const chromiumPath = process.env.KITE_CHROMIUM ?? '/usr/bin/chromium';
 const webgpuModule = path.join(repo, 'web/dist/webgpu/index.js');
 const webgpuWanted = process.env.KITE_BROWSER_WEBGPU ?? (fs.existsSync(webgpuModule) ? '1' : '0');
+const lavapipeWanted = webgpuWanted === '1' && (process.env.KITE_BROWSER_LAVAPIPE ?? '1') === '1';
 
 function need(cond, message) {
   if (!cond) throw new Error(`browser tests: ${message}`);
@@ -473,6 +476,70 @@ describe('Kite in Chromium on WebGPU (SwiftShader)', {
     assert.equal(gq.backendUsed, 'webgpu');
     const dq = maxAbsDiff(gq.logits, cq.logits);
     assert.ok(dq <= 2e-2, `tiny-qwen2-chat q8: WebGPU logits differ from wasm by ${dq}`);
+    await page.close();
+  });
+});
+
+describe('Kite in Chromium on WebGPU with shader-f16 (lavapipe)', {
+  timeout: 300_000, skip: !lavapipeWanted && 'the WebGPU tests or KITE_BROWSER_LAVAPIPE are off',
+}, () => {
+  let server;
+  let browser;
+  before(async () => {
+    const { lavapipeLaunch } = await import('./webgpu/lavapipe/lavapipe.mjs');
+    const lp = lavapipeLaunch(path.join(outDir, 'lavapipe'));
+    need(lp.ok, `the lavapipe adapter is unavailable: ${lp.reason} (KITE_BROWSER_LAVAPIPE=0 skips these tests)`);
+    server = await startServer({ mounts });
+    browser = await chromium.launch({ executablePath: lp.executablePath, env: lp.env, headless: true,
+      args: ['--no-sandbox', '--enable-unsafe-webgpu', ...lp.args] });
+  });
+  after(async () => {
+    await browser?.close();
+    await server?.close();
+  });
+
+  test('demo picks WebGPU with an f16 KV cache and streams a story', async () => {
+    const page = await openPage(browser, `${server.url}demo/`, 'demo-webgpu-f16');
+    await waitState(page, ['ready', 'error'], 120_000);
+    const info = await page.evaluate(() => window.kiteDemo.model.info);
+    assert.equal(info.backend, 'webgpu', `auto picked ${info.backend}: ${info.backendNote}`);
+    assert.equal(info.kvFormat, 'f16', 'the default kvFormat gives an f16 cache on a shader-f16 adapter');
+    const run = await askDemo(page, golden.prompt, { maxTokens: 24, temperature: 0 });
+    assert.ok(new Set(run.growth).size >= 3, 'the answer streamed');
+    assert.match(run.badge.text, /WebGPU · f16 KV .* tok\/s/);
+    await page.screenshot({ path: path.join(outDir, 'demo-webgpu-f16.png'), fullPage: true });
+    await page.close();
+  });
+
+  test('WebGPU with the f16 cache gives wasm\'s greedy tokens (f16 cache on both)', async () => {
+    const page = await openPage(browser, `${server.url}tests/harness.html`, 'parity-f16');
+    await page.waitForFunction(() => window.kite);
+    const run = (backend, kvFormat) => page.evaluate(async ({ backend, kvFormat, promptIds }) => {
+      const model = await window.kite.load('/models/stories260K.kite', { backend, threads: 1, cache: false, kvFormat });
+      const logits = await model.evaluate(promptIds);
+      const res = await model.generate(promptIds, { temperature: 0, maxTokens: 24, ignoreEos: true }).result;
+      const out = { logits: Array.from(logits), tokenIds: res.tokenIds, backendUsed: model.info.backend, kv: model.info.kvFormat };
+      await model.unload();
+      return out;
+    }, { backend, kvFormat, promptIds: golden.prompt_ids });
+    const gpu = await run('webgpu', 'f16');
+    const cpu = await run('wasm', 'f16');
+    assert.equal(gpu.backendUsed, 'webgpu');
+    assert.equal(gpu.kv, 'f16');
+    assert.equal(cpu.kv, 'f16');
+    // Tolerance: f32 weights and math, f16 caches on both sides; beyond summation order, a K/V
+    // value whose two f32 versions straddle an f16 rounding boundary is stored one half-ULP step
+    // apart (webgpu/wasm_suite.js measures NMSE <= 1.02e-8 over 16 steps): 1e-3 absolute on logits
+    // of magnitude ~10, as for f32 caches (measured 4.8e-6 on the prompt).
+    const diff = maxAbsDiff(gpu.logits, cpu.logits);
+    assert.ok(diff <= 1e-3, `stories260K: WebGPU (f16 KV) logits differ from wasm (f16 KV) by ${diff}`);
+    const firstClose = golden.greedy_margins.findIndex((m) => m <= 1e-3);
+    const n = firstClose < 0 ? 24 : Math.min(24, firstClose);
+    assert.deepEqual(gpu.tokenIds.slice(0, n), cpu.tokenIds.slice(0, n));
+    // A caller that asks for f32 gets f32 on the GPU too.
+    const exact = await run('webgpu', 'f32');
+    assert.equal(exact.kv, 'f32');
+    assert.ok(maxAbsDiff(exact.logits, goldenRow(golden.prompt_ids.length - 1)) <= 1e-3, 'f32 cache: WebGPU logits vs the reference');
     await page.close();
   });
 });

@@ -83,10 +83,19 @@ echo "screenshots: $out/*.png"
 
 # The WebGPU backend on its own (tests/browser/webgpu/run.mjs): every WGSL shader against a JS
 # reference on edge shapes, whole Llama-family models against a JS forward pass, and WebGPU against
-# the wasm CPU engine (same greedy tokens, logits within the stated NMSE). KITE_BROWSER_WEBGPU_SUITES=0 skips it.
+# the wasm CPU engine (same greedy tokens, logits within the stated NMSE), on Chromium's SwiftShader
+# adapter and then on lavapipe. KITE_BROWSER_WEBGPU_SUITES=0 skips both.
 if [[ "${KITE_BROWSER_WEBGPU_SUITES:-1}" == "1" ]]; then
   KITE_SHARED="$shared" tests/browser/webgpu/prepare_models.sh "$native/kite-convert" "$out/webgpu-models" >/dev/null
   node tests/browser/webgpu/run.mjs --require-wasm \
     --wasm-dir "$(realpath --relative-to="$repo" "$wasm_build")/platforms/wasm" \
     --models-dir "$(realpath --relative-to="$repo" "$out")/webgpu-models"
+  # The same suites on Mesa's lavapipe (tests/browser/webgpu/lavapipe/README.md), the one adapter here
+  # with shader-f16: adds the f16 KV cache runs. KITE_BROWSER_LAVAPIPE=0 skips it.
+  if [[ "${KITE_BROWSER_LAVAPIPE:-1}" == "1" ]]; then
+    node tests/browser/webgpu/run.mjs --adapter lavapipe --require-f16 --require-wasm \
+      --work-dir "$(realpath --relative-to="$repo" "$out")/lavapipe" \
+      --wasm-dir "$(realpath --relative-to="$repo" "$wasm_build")/platforms/wasm" \
+      --models-dir "$(realpath --relative-to="$repo" "$out")/webgpu-models"
+  fi
 fi

@@ -52,7 +52,8 @@ function setBadge(info, stats) {
     badge.textContent = 'no model';
     return;
   }
-  const backend = info.backend === 'webgpu' ? 'WebGPU' : `wasm SIMD${info.threads > 1 ? ` · ${info.threads} threads` : ' · 1 thread'}`;
+  const backend = info.backend === 'webgpu' ? `WebGPU${info.kvFormat ? ` · ${info.kvFormat} KV` : ''}`
+    : `wasm SIMD${info.threads > 1 ? ` · ${info.threads} threads` : ' · 1 thread'}`;
   const speed = stats ? ` · ${stats.decodeTokensPerSecond.toFixed(1)} tok/s` : '';
   badge.className = `badge ${info.backend}`;
   badge.textContent = backend + speed;

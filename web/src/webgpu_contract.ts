@@ -5,6 +5,8 @@ import type { KiteModule } from './runtime.js';
 
 export interface WebGpuBackend {
   readonly name: string;
+  /** The KV cache's element type on the GPU (older backends may not say). */
+  readonly kvFormat?: 'f16' | 'f32';
   /** Evaluates ids at positions startPos.. and resolves to the last id's logits [vocab]. */
   forward(ids: Int32Array, startPos: number): Promise<Float32Array>;
   /** Forgets the KV cache (a new conversation). */
@@ -22,6 +24,8 @@ export interface WebGpuOptions {
   contextTokens?: number;
   /** Folder URL of the .wgsl files. */
   shaderBaseUrl?: string;
+  /** 'auto': f16 where the adapter has shader-f16, else f32. */
+  kvCache?: 'auto' | 'f16' | 'f32';
 }
 
 export interface WebGpuModule {

@@ -142,6 +142,9 @@ async function pickGpu(req: LoadRequest, M: KiteModule, engine: number, engineIn
         } else {
           const gpu = await mod.createWebGpuBackend(M, engine, engineInfo, {
             contextTokens: req.context > 0 ? req.context : undefined,
+            // The GPU cache is f16 or f32: kvFormat 'f32' keeps f32 (exact comparisons); 'f16' (the
+            // default) and 'q8' get f16 where the adapter has shader-f16, else f32.
+            kvCache: req.kvFormat === 'f32' ? 'f32' : 'auto',
             // build.mjs copies kernels/webgpu/*.wgsl beside the backend's modules.
             shaderBaseUrl: new URL('wgsl/', req.webgpuUrl).href,
           });
@@ -220,6 +223,7 @@ async function load(req: LoadRequest): Promise<ModelInfo> {
     sizeBytes: bytes.size,
     backend: gpu ? 'webgpu' : 'wasm',
     backendNote: notes.join('; '),
+    kvFormat: gpu ? (gpu.kvFormat ?? 'f32') : req.kvFormat,
     threads: gpu ? 1 : threads,
     crossOriginIsolated: isolated,
     source: bytes.source,

@@ -12,6 +12,7 @@ import { normalizeConfig } from '../../../web/src/webgpu/model.js';
 const params = new URLSearchParams(location.search);
 const shaderBaseUrl = new URL('../../../kernels/webgpu/', import.meta.url).href;
 const PROMPT = Number(params.get('prompt') || 32), STEPS = Number(params.get('steps') || 8);
+const CONTEXT = Math.max(Number(params.get('context') || 256), PROMPT + STEPS);
 
 runSuite(async () => {
   const { default: createKiteModule } = await import(params.get('wasm'));
@@ -24,7 +25,8 @@ runSuite(async () => {
     const info = JSON.parse(M.UTF8ToString(M._kite_wasm_engine_info_json(engine)));
     const V = info.config.vocab_size;
     let t0 = performance.now();
-    const backend = await createWebGpuBackend(M, engine, info, { contextTokens: 256, maxBatch: 32, shaderBaseUrl, activations: params.get('activations') || 'q8' });
+    const backend = await createWebGpuBackend(M, engine, info, { contextTokens: CONTEXT, maxBatch: 32, shaderBaseUrl,
+      activations: params.get('activations') || 'q8', kvCache: params.get('kv_cache') || 'auto' });
     const loadMs = performance.now() - t0;
     const ids = Int32Array.from({ length: PROMPT }, (_, i) => (i * 7919 + 13) % V);
     await backend.forward(ids.subarray(0, 2), 0);  // warm-up: first submits compile pipelines
@@ -36,7 +38,7 @@ runSuite(async () => {
     const decodeMs = performance.now() - t0;
     // wasm CPU, same page, single-threaded build, greedy.
     const pp = M._kite_wasm_malloc(256);
-    M.stringToUTF8(JSON.stringify({ temperature: 0, ignore_eos: true, max_tokens: 1000, context: 256, kv_format: 'f32' }), pp, 256);
+    M.stringToUTF8(JSON.stringify({ temperature: 0, ignore_eos: true, max_tokens: 100000, context: CONTEXT, kv_format: backend.kvFormat }), pp, 256);
     const gen = M._kite_wasm_gen_create(engine, pp);
     const idp = M._kite_wasm_malloc(PROMPT * 4);
     M.HEAP32.set(ids, idp / 4);
@@ -49,7 +51,8 @@ runSuite(async () => {
     for (let s = 0; s < STEPS; ++s) M._kite_wasm_gen_step(gen);
     const cpuDecodeMs = performance.now() - t0;
     const gpuPrompt = await backend.forward(ids, 0);
-    log(`${name}: ${backend.adapterInfo.vendor}/${backend.adapterInfo.architecture} features [${backend.features}] activations ${backend.activations}:` +
+    log(`${name}: ${backend.adapterInfo.vendor}/${backend.adapterInfo.architecture} features [${backend.features}] activations ${backend.activations}` +
+      ` ${backend.kvFormat} KV cache (${(backend.kvBytes / 2 ** 20).toFixed(1)} MiB for ${CONTEXT} tokens), prompt ${PROMPT}:` +
       ` upload+compile ${(loadMs / 1000).toFixed(1)} s; WebGPU prefill ${(PROMPT / prefillMs * 1000).toFixed(1)} tok/s,` +
       ` decode ${(STEPS / decodeMs * 1000).toFixed(2)} tok/s | wasm CPU (1 thread) prefill ${(PROMPT / cpuPrefillMs * 1000).toFixed(1)} tok/s,` +
       ` decode ${(STEPS / cpuDecodeMs * 1000).toFixed(2)} tok/s | prompt logits NMSE GPU vs CPU ${nmse(gpuPrompt, cpuLogits).toExponential(2)}`);
@@ -62,7 +65,7 @@ runSuite(async () => {
       const keep = (n) => !n.startsWith('model.layers.') || Number(n.split('.')[2]) < layers;
       const { values, quantized } = weightsFromHeap(M, cut, backend.activations === 'q8', keep);
       const reference = new ReferenceLlama(normalizeConfig(cut), values, quantized);
-      const small = await createWebGpuBackend(M, engine, cut, { contextTokens: 16, maxBatch: 4, shaderBaseUrl, activations: backend.activations });
+      const small = await createWebGpuBackend(M, engine, cut, { contextTokens: 16, maxBatch: 4, shaderBaseUrl, activations: backend.activations, kvCache: 'f32' });
       const few = ids.subarray(0, 4);
       let want;
       for (let i = 0; i < few.length; ++i) want = reference.step(few[i], i);

@@ -58,6 +58,12 @@ export async function readFloats(device, buffer, n) {
   return out;
 }
 
+/** n IEEE halves from a storage buffer, as a Float16Array. */
+export async function readHalves(device, buffer, n) {
+  const words = await readFloats(device, buffer, Math.ceil(n / 2));
+  return new Float16Array(words.buffer, 0, n);
+}
+
 /** Runs ops (each {encode(pass, n)}) in one pass with the step set to (pos, nTokens). */
 export function runOps(device, ops, opList, pos, nTokens) {
   ops.setStep(pos, nTokens);

@@ -15,17 +15,18 @@ import { Ops } from '../../../web/src/webgpu/ops.js';
 import { uploadMatrix, dequantizeRow } from '../../../web/src/webgpu/weights.js';
 import { rng, randomFloats, randomMatrix, nmse, maxAbsDiff } from './fixtures.js';
 import * as ref from './reference.js';
-import { runSuite, check, log, gpuBuffer, readFloats, runOps } from './harness.js';
+import { runSuite, check, fail, log, gpuBuffer, readFloats, readHalves, runOps } from './harness.js';
 
 const TOL = 1e-9;
 const shaderBase = new URL('../../../kernels/webgpu/', import.meta.url).href;
 
-async function context(disableSubgroups) {
+async function context(disableSubgroups, kvHalf = false) {
   const { device, features } = await createDevice({ disableSubgroups });
   const sources = await loadShaderSources(shaderBase);
-  const pipelines = new PipelineCache(device, sources, { subgroups: features.has('subgroups') });
-  device.onuncapturederror = (e) => log(`FAIL uncaptured WebGPU error: ${e.error.message}`);
-  return { device, pipelines, ops: new Ops(device, pipelines), variant: features.has('subgroups') ? 'subgroups' : 'shared' };
+  const pipelines = new PipelineCache(device, sources, { subgroups: features.has('subgroups'), kvHalf });
+  device.onuncapturederror = (e) => fail('uncaptured WebGPU error', e.error.message);
+  const variant = `${features.has('subgroups') ? 'subgroups' : 'shared'}${kvHalf ? ' f16-kv' : ''}`;
+  return { device, pipelines, ops: new Ops(device, pipelines), variant, kvHalf };
 }
 
 async function matvecCase(ctx, rand, { dtype, rows, cols, m, groupSize = 0, bias = false, accumulate = false, oneToken = false, maxBinding = 1 << 30 }) {
@@ -99,6 +100,78 @@ async function quantizeCase(ctx, rand, k, m) {
   // Bit-exact: the shader corrects WGSL's 2.5-ULP division to the correctly rounded quotient.
   check(`${ctx.variant} quantize_q8 K=${k} M=${m}: scales`, maxAbsDiff(gotScales, want.scales), 0);
   gx.destroy();
+}
+
+// KV store then attention: GQA groups, head sizes, decode and causal prefill, sliding window.
+// With an f16 cache (ctx.kvHalf) the stored halves are checked against Float16Array's
+// round-to-nearest-even, allowing the other neighbouring half (WGSL lets an inexact f32 -> f16
+// conversion round either way), and attention is checked against the reference fed the halves
+// the GPU holds, so its bound stays the f32-rounding one (TOL).
+async function kvAttentionCases(ctx, rand) {
+  const { device, ops } = ctx;
+  for (const [H, KV, hd, pos, m, window] of [[1, 1, 8, 0, 1, 0], [4, 2, 16, 7, 1, 0], [8, 2, 64, 100, 1, 0], [6, 6, 80, 3, 5, 0],
+    [14, 2, 64, 37, 4, 0], [4, 1, 128, 200, 3, 0], [4, 2, 32, 50, 6, 16], [2, 1, 8, 9, 1, 4], [3, 3, 8, 70, 2, 1]]) {
+    const context = pos + m + 3;
+    const kvDim = KV * hd;
+    // Cache rows < pos come from "earlier steps"; rows pos.. are appended by kv_store now.
+    const kOld = randomFloats(rand, context * kvDim), vOld = randomFloats(rand, context * kvDim);
+    const kNew = randomFloats(rand, m * kvDim), vNew = randomFloats(rand, m * kvDim);
+    const q = randomFloats(rand, m * H * hd, 2);
+    const cacheOf = (x) => (ctx.kvHalf ? new Uint16Array(Float16Array.from(x).buffer) : x);
+    const readCache = async (g) => (ctx.kvHalf ? Float32Array.from(await readHalves(device, g, context * kvDim))
+      : readFloats(device, g, context * kvDim));
+    const gk = gpuBuffer(device, kNew), gv = gpuBuffer(device, vNew);
+    const gkc = gpuBuffer(device, cacheOf(kOld)), gvc = gpuBuffer(device, cacheOf(vOld));
+    const gq = gpuBuffer(device, q), gs = gpuBuffer(device, m * H * context), go = gpuBuffer(device, m * H * hd);
+    runOps(device, ops, [
+      ops.kvStore(gk, gv, gkc, gvc, { kvDim }),
+      ops.attention(gq, gkc, gvc, gs, go, { heads: H, kvHeads: KV, headDim: hd, context, window, scale: 1 / Math.sqrt(hd) }),
+    ], pos, m);
+    const name = `${ctx.variant} kv_store kv_dim=${kvDim} pos=${pos} M=${m}`;
+    const kCache = await readCache(gkc), vCache = await readCache(gvc);
+    const [first, end] = [pos * kvDim, (pos + m) * kvDim];  // the rows kv_store writes
+    if (ctx.kvHalf) {
+      let changed = 0;
+      for (const [cache, old] of [[kCache, Float16Array.from(kOld)], [vCache, Float16Array.from(vOld)]]) {
+        for (let i = 0; i < cache.length; ++i) if ((i < first || i >= end) && cache[i] !== old[i]) changed += 1;
+      }
+      check(`${name}: halves changed outside the new rows`, changed, 0);
+      let notNeighbour = 0, notNearest = 0;
+      for (const [cache, x] of [[kCache, kNew], [vCache, vNew]]) {
+        for (let i = 0; i < x.length; ++i) {
+          const got = cache[first + i];
+          const [lo, hi] = halfNeighbours(x[i]);
+          if (got !== lo && got !== hi) notNeighbour += 1;
+          else if (got !== Float16Array.of(x[i])[0]) notNearest += 1;
+        }
+      }
+      check(`${name}: new halves that are not a neighbour of the f32 value`, notNeighbour, 0,
+        `(${notNearest} of ${2 * kNew.length} the other neighbour than round-to-nearest-even)`);
+    } else {
+      const wantK = Float32Array.from(kOld), wantV = Float32Array.from(vOld);
+      wantK.set(kNew, first);
+      wantV.set(vNew, first);
+      check(name, maxAbsDiff(kCache, wantK) + maxAbsDiff(vCache, wantV), 0);
+    }
+    const got = await readFloats(device, go, m * H * hd);
+    const want = ref.attention(q, kCache, vCache, m, pos, H, KV, hd, window);
+    check(`${ctx.variant} attention H=${H} KV=${KV} hd=${hd} pos=${pos} M=${m}${window ? ` window=${window}` : ''}`, nmse(got, want), TOL);
+    [gk, gv, gkc, gvc, gq, gs, go].forEach((g) => g.destroy());
+  }
+}
+
+// The two halves around x (equal when x is a half).
+function halfNeighbours(x) {
+  const h = Float16Array.of(x);
+  const bits = new Uint16Array(h.buffer);
+  if (h[0] === x) return [h[0], h[0]];
+  const nearest = h[0];
+  if (nearest === 0) return x > 0 ? [0, 2 ** -24] : [-(2 ** -24), 0];
+  // One step away from the nearest half, towards x (|bits| order is magnitude order per sign).
+  const towardsLarger = (x > nearest) === (nearest >= 0);
+  bits[0] += towardsLarger ? 1 : -1;
+  const other = h[0];
+  return nearest < other ? [nearest, other] : [other, nearest];
 }
 
 async function opsSuite(ctx) {
@@ -193,32 +266,7 @@ async function opsSuite(ctx) {
     [gx, gcs].forEach((g) => g.destroy());
   }
 
-  // KV store then attention: GQA groups, head sizes, decode and causal prefill, sliding window.
-  for (const [H, KV, hd, pos, m, window] of [[1, 1, 8, 0, 1, 0], [4, 2, 16, 7, 1, 0], [8, 2, 64, 100, 1, 0], [6, 6, 80, 3, 5, 0],
-    [14, 2, 64, 37, 4, 0], [4, 1, 128, 200, 3, 0], [4, 2, 32, 50, 6, 16], [2, 1, 8, 9, 1, 4], [3, 3, 8, 70, 2, 1]]) {
-    const context = pos + m + 3;
-    const kvDim = KV * hd;
-    // Cache rows < pos come from "earlier steps"; rows pos.. are appended by kv_store now.
-    const kOld = randomFloats(rand, context * kvDim), vOld = randomFloats(rand, context * kvDim);
-    const kNew = randomFloats(rand, m * kvDim), vNew = randomFloats(rand, m * kvDim);
-    const q = randomFloats(rand, m * H * hd, 2);
-    const gk = gpuBuffer(device, kNew), gv = gpuBuffer(device, vNew);
-    const gkc = gpuBuffer(device, kOld), gvc = gpuBuffer(device, vOld);
-    const gq = gpuBuffer(device, q), gs = gpuBuffer(device, m * H * context), go = gpuBuffer(device, m * H * hd);
-    runOps(device, ops, [
-      ops.kvStore(gk, gv, gkc, gvc, { kvDim }),
-      ops.attention(gq, gkc, gvc, gs, go, { heads: H, kvHeads: KV, headDim: hd, context, window, scale: 1 / Math.sqrt(hd) }),
-    ], pos, m);
-    const kCache = Float32Array.from(kOld), vCache = Float32Array.from(vOld);
-    kCache.set(kNew, pos * kvDim);
-    vCache.set(vNew, pos * kvDim);
-    const gotK = await readFloats(device, gkc, context * kvDim);
-    check(`${ctx.variant} kv_store kv_dim=${kvDim} pos=${pos} M=${m}`, maxAbsDiff(gotK, kCache), 0);
-    const got = await readFloats(device, go, m * H * hd);
-    const want = ref.attention(q, kCache, vCache, m, pos, H, KV, hd, window);
-    check(`${ctx.variant} attention H=${H} KV=${KV} hd=${hd} pos=${pos} M=${m}${window ? ` window=${window}` : ''}`, nmse(got, want), TOL);
-    [gk, gv, gkc, gvc, gq, gs, go].forEach((g) => g.destroy());
-  }
+  await kvAttentionCases(ctx, rand);
 
   // SwiGLU.
   for (const [n, m] of [[1, 1], [37, 3], [4864, 2]]) {
@@ -235,7 +283,7 @@ runSuite(async () => {
   if (!navigator.gpu) throw new Error('navigator.gpu is missing (launch Chromium with --enable-unsafe-webgpu)');
   const adapter = await navigator.gpu.requestAdapter();
   if (!adapter) throw new Error('no WebGPU adapter');
-  log(`adapter: ${adapter.info.vendor} ${adapter.info.architecture} features: ${[...adapter.features].join(',')}`);
+  log(`adapter: ${adapter.info.vendor} ${adapter.info.architecture} ${adapter.info.description} features: ${[...adapter.features].join(',')}`);
   const variants = adapter.features.has('subgroups') ? [false, true] : [true];
   for (const disableSubgroups of variants) {
     const ctx = await context(disableSubgroups);
@@ -243,5 +291,18 @@ runSuite(async () => {
     await opsSuite(ctx);
     ctx.ops.destroy();
     ctx.device.destroy();
+  }
+  // The f16 KV cache (shader-f16): only kv_store and attention read kv_t.
+  if (adapter.features.has('shader-f16')) {
+    const ctx = await context(false, true);
+    const errors = await ctx.pipelines.checkCompilation();
+    check(`${ctx.variant} all shaders compile`, errors.length, 0, errors.join('; '));
+    await kvAttentionCases(ctx, rng(99));
+    ctx.ops.destroy();
+    ctx.device.destroy();
+  } else if (new URLSearchParams(location.search).get('require_f16')) {
+    fail('f16 KV cache', 'the adapter has no shader-f16 (required by --require-f16)');
+  } else {
+    log('note: the adapter has no shader-f16: the f16 KV cache is not tested (run.mjs --adapter lavapipe tests it)');
   }
 });

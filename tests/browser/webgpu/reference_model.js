@@ -9,11 +9,13 @@ export class ReferenceLlama {
    * @param cfg normalized config; @param w {name -> Float64Array values}
    * @param quantized optional {name -> {rows, cols, codes, blockScale}} of q8/q4 weights: their products
    *   then quantize activations like the CPU kernels (ref.matvecQ8Activations)
+   * @param kvHalf  store K and V rounded to f16 (round-to-nearest-even), as an f16 KV cache does
    */
-  constructor(cfg, w, quantized = null) {
+  constructor(cfg, w, quantized = null, { kvHalf = false } = {}) {
     this.cfg = cfg;
     this.w = w;
     this.quantized = quantized;
+    this.kvHalf = kvHalf;
     this.k = [];
     this.v = [];
     for (let l = 0; l < cfg.num_layers; ++l) { this.k.push([]); this.v.push([]); }
@@ -51,8 +53,8 @@ export class ReferenceLlama {
       }
       q = ref.rope(q, 1, H, hd, pos, this.inv);
       k = ref.rope(k, 1, KV, hd, pos, this.inv);
-      this.k[l][pos] = k;
-      this.v[l][pos] = v;
+      this.k[l][pos] = this.kvHalf ? Float64Array.from(Float16Array.from(k)) : k;
+      this.v[l][pos] = this.kvHalf ? Float64Array.from(Float16Array.from(v)) : v;
       const kCache = new Float64Array((pos + 1) * KV * hd), vCache = new Float64Array((pos + 1) * KV * hd);
       for (let j = 0; j <= pos; ++j) { kCache.set(this.k[l][j], j * KV * hd); vCache.set(this.v[l][j], j * KV * hd); }
       const window = c.sliding_layers[l] ? c.sliding_window : 0;

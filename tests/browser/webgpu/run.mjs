@@ -6,6 +6,14 @@
 //   node tests/browser/webgpu/run.mjs [--suite ops,model,wasm] [--chromium /usr/bin/chromium]
 //        [--wasm-dir build-wasm/platforms/wasm] [--models-dir build-w3/webgpu-models] [--models a,b]
 //        [--require-wasm]   (fail instead of skipping the wasm suite when its inputs are missing)
+//        [--adapter swiftshader|lavapipe] [--work-dir build-lavapipe] [--chromium-dir /usr/lib/chromium]
+//        [--require-f16] [--kv-cache auto|f16|f32]   (the wasm suite's WebGPU KV cache; default auto)
+//
+// Adapters: swiftshader  Chromium's own CPU adapter (no shader-f16): the default
+//           lavapipe     Mesa's lavapipe through a test-only Vulkan layer (lavapipe/README.md):
+//                        the adapter has shader-f16, so the f16 KV cache path runs; --work-dir
+//                        holds the compiled layer and a Chromium copy. --require-f16 fails the
+//                        run when the adapter lacks shader-f16 instead of testing f32 only.
 //
 // Suites: ops   per-op parity vs the JavaScript reference (always)
 //         model whole-model parity on random Llama/Qwen2/Qwen3/Mistral-shaped models in the
@@ -19,6 +27,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createRequire } from 'node:module';
+import { lavapipeLaunch } from './lavapipe/lavapipe.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const root = path.resolve(here, '../../..');
@@ -35,6 +44,8 @@ const wasmDir = opt('wasm-dir', ['build-wasm/platforms/wasm', 'build-wasm-st/pla
 const modelsDir = opt('models-dir', 'build-w3/webgpu-models');
 const wasmModels = opt('models', 'stories260K-f32,stories260K-f16,stories260K-q8,stories260K-q4,stories260K-q4g64,random-llama-f32,random-qwen2-f32,random-qwen3-f32,random-qwen3-q8');
 const requireWasm = args.includes('--require-wasm');
+const adapter = opt('adapter', 'swiftshader');
+const requireF16 = args.includes('--require-f16');
 
 function loadPlaywright() {
   const require = createRequire(import.meta.url);
@@ -82,14 +93,26 @@ async function main() {
   }
   const server = await serve();
   const base = `http://127.0.0.1:${server.address().port}`;
-  const browser = await chromium.launch({ executablePath: chromiumPath, headless: true,
-    args: ['--no-sandbox', '--enable-unsafe-webgpu', '--enable-features=Vulkan'] });
+  let launch = { executablePath: chromiumPath, headless: true, args: ['--no-sandbox', '--enable-unsafe-webgpu', '--enable-features=Vulkan'] };
+  if (adapter === 'lavapipe') {
+    // The Debian package's files (/usr/bin/chromium is a shell wrapper around them).
+    const lp = lavapipeLaunch(path.resolve(root, opt('work-dir', 'build-lavapipe')), opt('chromium-dir', '/usr/lib/chromium'));
+    if (!lp.ok) {
+      console.error(`lavapipe adapter unavailable: ${lp.reason}`);
+      process.exit(2);
+    }
+    launch = { executablePath: lp.executablePath, headless: true, env: lp.env, args: ['--no-sandbox', '--enable-unsafe-webgpu', ...lp.args] };
+  } else if (adapter !== 'swiftshader') {
+    console.error(`unknown --adapter ${adapter} (swiftshader or lavapipe)`);
+    process.exit(2);
+  }
+  const browser = await chromium.launch(launch);
   let failures = 0;
   const started = Date.now();
   try {
     for (const suite of suites) {
       const t0 = Date.now();
-      let query = `suite=${suite}`;
+      let query = `suite=${suite}${requireF16 ? '&require_f16=1' : ''}`;
       if (['wasm', 'bench'].includes(suite)) {
         const missing = [path.join(wasmDir, 'kite.mjs'), ...wasmModels.split(',').map((m) => path.join(modelsDir, `${m}.kite`))]
           .filter((f) => !fs.existsSync(path.resolve(root, f)));
@@ -99,8 +122,10 @@ async function main() {
           continue;
         }
         if (opt('activations')) query += `&activations=${opt('activations')}`;
+        if (opt('kv-cache')) query += `&kv_cache=${opt('kv-cache')}`;
         if (opt('max-batch')) query += `&max_batch=${opt('max-batch')}`;
         if (opt('prompt')) query += `&prompt=${opt('prompt')}&steps=${opt('steps', '4')}`;
+        if (opt('context')) query += `&context=${opt('context')}`;
         query += `&wasm=/${wasmDir}/kite.mjs&models=/${modelsDir}&list=${wasmModels}`;
       }
       const page = await browser.newPage();

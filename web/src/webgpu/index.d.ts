@@ -26,12 +26,19 @@ export interface WebGpuBackendOptions {
   disableSubgroups?: boolean;
   /** 'q8' (default): q8/q4 weights multiply int8 activations like the CPU kernels; 'f32': f32 activations. */
   activations?: 'q8' | 'f32';
+  /**
+   * KV cache element type. 'auto' (default): f16 where the adapter has shader-f16 (half the cache
+   * memory), else f32. 'f16' without shader-f16 rejects with an error.
+   */
+  kvCache?: 'auto' | 'f16' | 'f32';
 }
 
 export interface WebGpuBackend {
   readonly name: 'webgpu';
   readonly features: string[];
   readonly activations: 'q8' | 'f32';
+  /** The KV cache's element type on the GPU. */
+  readonly kvFormat: 'f16' | 'f32';
   readonly adapterInfo: WebGpuAvailability['adapterInfo'];
   readonly contextTokens: number;
   readonly maxBatch: number;
@@ -45,6 +52,9 @@ export interface WebGpuBackend {
 }
 
 export function webgpuAvailable(): Promise<WebGpuAvailability>;
+
+/** The KV cache element type the kvCache option gives on a device with these features (throws on 'f16' without shader-f16). */
+export function kvFormatFor(kvCache: 'auto' | 'f16' | 'f32' | undefined, features: Set<string>): 'f16' | 'f32';
 
 /**
  * @param module the Emscripten module (its HEAPU8 holds the weights)

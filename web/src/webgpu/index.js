@@ -17,17 +17,31 @@ import { LlamaGraph } from './llama_graph.js';
 
 export { webgpuAvailable };
 
+/** 'f16' or 'f32' for the kvCache option on a device with these features; throws on 'f16' without shader-f16. */
+export function kvFormatFor(kvCache = 'auto', features) {
+  if (kvCache === 'f32') return 'f32';
+  if (kvCache === 'f16') {
+    if (!features.has('shader-f16')) throw new Error("WebGPU backend: kvCache 'f16' needs the adapter feature shader-f16, which this adapter lacks (use 'auto' or 'f32')");
+    return 'f16';
+  }
+  if (kvCache !== 'auto') throw new Error(`WebGPU backend: kvCache must be 'auto', 'f16' or 'f32', not '${kvCache}'`);
+  return features.has('shader-f16') ? 'f16' : 'f32';
+}
+
 /**
  * @param module  the Emscripten module (HEAPU8 is read for the weights)
  * @param {number} engine  the engine pointer (kept for the API; the weights come through info)
  * @param info  parsed kite_wasm_engine_info_json(engine)
  * @param {{onProgress?: (fraction:number, detail:{doneBytes:number,totalBytes:number})=>void,
  *          contextTokens?: number, maxBatch?: number, shaderBaseUrl?: string, disableSubgroups?: boolean,
- *          activations?: 'q8'|'f32', shaderSources?: Record<string,string>}} options
+ *          activations?: 'q8'|'f32', kvCache?: 'auto'|'f16'|'f32', shaderSources?: Record<string,string>}} options
  *   shaderSources: the WGSL texts (WGSL_SOURCES of wgsl_sources.js) instead of fetching them.
  *   activations (default 'q8'): how q8/q4 weights are multiplied. 'q8' quantizes activations to
  *   int8 per 32 columns like the CPU kernels, so WebGPU and wasm compute the same numbers; 'f32'
  *   keeps activations f32 (closer to the unquantized model, differs from wasm by ~1e-4 NMSE).
+ *   kvCache (default 'auto'): the KV cache's element type. 'auto' is f16 where the device has
+ *   shader-f16 (half the cache memory and attention reads; the wasm engine's default cache is f16
+ *   too), else f32. 'f16' without shader-f16 is an error; 'f32' always works.
  */
 export async function createWebGpuBackend(module, engine, info, options = {}) {
   const cfg = normalizeConfig(info);
@@ -36,8 +50,8 @@ export async function createWebGpuBackend(module, engine, info, options = {}) {
   const { adapter, device, features, limits } = await createDevice({ disableSubgroups: options.disableSubgroups });
   try {
     const sources = options.shaderSources || await loadShaderSources(options.shaderBaseUrl || defaultShaderBaseUrl());
-    const pipelines = new PipelineCache(device, sources, { subgroups: features.has('subgroups') });
-    const ops = new Ops(device, pipelines);
+    const kvFormat = kvFormatFor(options.kvCache, features);
+    const ops = new Ops(device, new PipelineCache(device, sources, { subgroups: features.has('subgroups'), kvHalf: kvFormat === 'f16' }));
     const requestedContext = options.contextTokens || info.context_tokens || Math.min(cfg.max_position_embeddings || 2048, 2048);
     const contextTokens = Math.max(1, Math.floor(requestedContext));
     const maxBatch = Math.max(1, Math.floor(options.maxBatch || 32));
@@ -47,7 +61,7 @@ export async function createWebGpuBackend(module, engine, info, options = {}) {
     device.pushErrorScope('validation');
     device.pushErrorScope('out-of-memory');
     const graph = new LlamaGraph({
-      device, ops, cfg, table: tensorTable(module, info), contextTokens, maxBatch, activations,
+      device, ops, cfg, table: tensorTable(module, info), contextTokens, maxBatch, activations, kvFormat,
       maxBindingBytes: limits.maxStorageBufferBindingSize,
       onProgress: options.onProgress ? (done, total) => options.onProgress(total ? done / total : 1, { doneBytes: done, totalBytes: total }) : undefined,
     });
@@ -60,6 +74,7 @@ export async function createWebGpuBackend(module, engine, info, options = {}) {
       name: 'webgpu',
       features: [...features],
       activations,
+      kvFormat,
       adapterInfo,
       contextTokens,
       maxBatch,

@@ -7,7 +7,7 @@
 //     q, k, v = Wq xn + bq, Wk xn + bk, Wv xn + bv  [n][H*hd], [n][KV*hd] x2
 //     q, k = RMSNorm_head(q) * q_norm, ... (Qwen3)   per head of hd
 //     q, k = RoPE(q), RoPE(k)                        rotate-half, host cos/sin table
-//     K[l][pos..], V[l][pos..] = k, v                f32 cache on the GPU
+//     K[l][pos..], V[l][pos..] = k, v                f16 (shader-f16) or f32 cache on the GPU
 //     attn = softmax(q K^T / sqrt(hd)) V            causal, GQA, optional window
 //     x += Wo attn + bo
 //     xn = RMSNorm(x) * ffn_norm
@@ -25,11 +25,12 @@ import { makeRopeTable, fillCosSin } from './rope_table.js';
 export class LlamaGraph {
   /**
    * @param {{device, ops: import('./ops.js').Ops, cfg, table, contextTokens: number, maxBatch: number, maxBindingBytes: number,
-   *          activations: 'q8'|'f32', onProgress?: (done:number,total:number)=>void}} o
+   *          activations: 'q8'|'f32', kvFormat: 'f16'|'f32', onProgress?: (done:number,total:number)=>void}} o
    *   activations 'q8': q8/q4 weights multiply int8 activations quantized per 32 columns, exactly as
    *   the CPU kernels do (same numbers as the wasm backend); 'f32': they multiply f32 activations.
+   *   kvFormat must match the pipelines' kv_t (PipelineCache kvHalf): 'f16' halves the cache.
    */
-  constructor({ device, ops, cfg, table, contextTokens, maxBatch, maxBindingBytes, activations = 'q8', onProgress }) {
+  constructor({ device, ops, cfg, table, contextTokens, maxBatch, maxBindingBytes, activations = 'q8', kvFormat = 'f32', onProgress }) {
     this.device = device;
     this.ops = ops;
     this.cfg = cfg;
@@ -115,7 +116,16 @@ export class LlamaGraph {
     this.logits = act(V, 'logits');
     this.readback = device.createBuffer({ label: 'logits.readback', size: V * 4, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
     this.buffers.push(this.readback);
-    this.kvBytes = 2 * c.num_layers * contextTokens * KV * hd * 4;
+    const kvElementBytes = kvFormat === 'f16' ? 2 : 4;
+    // One layer's K (or V) cache; storage bindings are sized in whole u32 words.
+    const kvBufferBytes = Math.max(16, Math.ceil(contextTokens * KV * hd * kvElementBytes / 4) * 4);
+    const kvCache = (label) => {
+      const b = device.createBuffer({ label, size: kvBufferBytes, usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC });
+      this.buffers.push(b);
+      return b;
+    };
+    this.kvFormat = kvFormat;
+    this.kvBytes = 2 * c.num_layers * kvBufferBytes;
 
     // ---- the op list, in execution order ----
     const eps = c.norm_eps;
@@ -135,8 +145,8 @@ export class LlamaGraph {
     };
     for (let l = 0; l < c.num_layers; ++l) {
       const L = layerSpecs[l];
-      const kCache = act(contextTokens * KV * hd, `k_cache.${l}`);
-      const vCache = act(contextTokens * KV * hd, `v_cache.${l}`);
+      const kCache = kvCache(`k_cache.${l}`);
+      const vCache = kvCache(`v_cache.${l}`);
       const window = c.sliding_layers[l] ? c.sliding_window : 0;
       add(ops.rmsnorm(this.x, xn, vec(L.attnNorm), { n: D, eps, label: `l${l}.attn_norm` }));
       const qkvQuant = quantFor(xn, D, [L.wq, L.wk, L.wv], { label: `l${l}.quantize_qkv` });
