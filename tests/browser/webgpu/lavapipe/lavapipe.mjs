@@ -59,8 +59,12 @@ function chromiumWithoutSwiftShader(chromiumDir, dir) {
       fs.cpSync(from, to, { recursive: true });
       continue;
     }
-    try { fs.linkSync(from, to); } catch { fs.copyFileSync(from, to); }
-    fs.chmodSync(to, fs.statSync(from).mode);
+    try {
+      fs.linkSync(from, to);
+    } catch {  // another file system, or not allowed to link another user's file
+      fs.copyFileSync(from, to);
+      fs.chmodSync(to, fs.statSync(from).mode);
+    }
   }
   fs.writeFileSync(marker, stamp);
   return path.join(dir, 'chromium');
