@@ -1,5 +1,5 @@
-// Causal grouped-query attention of a batch of queries over one layer's KV cache (kv_t: f16 or
-// f32, see kv_store.wgsl; read as f32, all arithmetic f32):
+// Causal grouped-query attention of a batch of queries over one layer's KV cache (stored as
+// kv_store.wgsl says; each value widened to f32 by kv_value, all arithmetic f32):
 //   out[t][h] = softmax_j(q[t][h] . K[j][h / group] * scale) . V[j][h / group]
 // over keys j in [lo, pos + t], lo = max(0, pos + t - window + 1) when window > 0
 // (Mistral's sliding window), else 0. One workgroup per (head, token).
@@ -52,7 +52,7 @@ fn main(ids: Ids) {
   for (var j = ids.lid; j < n_keys; j = j + WG) {
     let k_base = (lo + j) * kv_dim + kvh * hd;
     var s = 0.0;
-    for (var d = 0u; d < hd; d = d + 1u) { s = s + q_sh[d] * f32(k_cache[k_base + d]); }
+    for (var d = 0u; d < hd; d = d + 1u) { let i = k_base + d; s = s + q_sh[d] * kv_value(k_cache[kv_word(i)], i); }
     s = s * p.scale;
     scores[s_base + j] = s;
     local_max = max(local_max, s);
@@ -70,7 +70,10 @@ fn main(ids: Ids) {
   let inv = 1.0 / total;
   for (var d = ids.lid; d < hd; d = d + WG) {
     var acc = 0.0;
-    for (var j = 0u; j < n_keys; j = j + 1u) { acc = acc + scores[s_base + j] * f32(v_cache[(lo + j) * kv_dim + kvh * hd + d]); }
+    for (var j = 0u; j < n_keys; j = j + 1u) {
+      let i = (lo + j) * kv_dim + kvh * hd + d;
+      acc = acc + scores[s_base + j] * kv_value(v_cache[kv_word(i)], i);
+    }
     out[q_base + d] = acc * inv;
   }
 }

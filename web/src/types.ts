@@ -31,8 +31,8 @@ export interface LoadOptions {
   /** Context length in tokens for generations (default: the model's maximum, capped by the runtime at 4096). */
   context?: number;
   /** Row format of the KV cache: 'f16' (default, half the memory), 'f32' (exact f32 math, what
-   * golden-output comparisons use) or 'q8'. On WebGPU the cache is f16 where the adapter has
-   * shader-f16 (for 'f16' and 'q8'), else f32; ModelInfo.kvFormat says which. */
+   * golden-output comparisons use) or 'q8'. On WebGPU 'q8' gives f16 (the GPU has no q8 cache);
+   * ModelInfo.kvFormat says which is in use. */
   kvFormat?: 'f16' | 'f32' | 'q8';
   /** Where the runtime lives: a folder URL with kite.mjs/kite.wasm (single-thread build) and,
    * optionally, `threadsRuntimeUrl` with the pthreads build. Defaults: `../wasm/` and
@@ -88,7 +88,7 @@ export interface ModelInfo {
   kernels: string;
   /** Why 'auto' did not pick WebGPU (empty when it did, or when wasm was asked for). */
   backendNote: string;
-  /** The KV cache format in use (on WebGPU: 'f16' with shader-f16, else 'f32'). */
+  /** The KV cache format in use (on WebGPU 'f16' or 'f32'). */
   kvFormat: 'f16' | 'f32' | 'q8';
   threads: number;
   crossOriginIsolated: boolean;

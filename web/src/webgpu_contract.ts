@@ -24,7 +24,7 @@ export interface WebGpuOptions {
   contextTokens?: number;
   /** Folder URL of the .wgsl files. */
   shaderBaseUrl?: string;
-  /** 'auto': f16 where the adapter has shader-f16, else f32. */
+  /** 'auto': f16 values (f16 with shader-f16, else packed two per u32); 'f32': f32. */
   kvCache?: 'auto' | 'f16' | 'f32';
 }
 

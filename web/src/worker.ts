@@ -142,8 +142,8 @@ async function pickGpu(req: LoadRequest, M: KiteModule, engine: number, engineIn
         } else {
           const gpu = await mod.createWebGpuBackend(M, engine, engineInfo, {
             contextTokens: req.context > 0 ? req.context : undefined,
-            // The GPU cache is f16 or f32: kvFormat 'f32' keeps f32 (exact comparisons); 'f16' (the
-            // default) and 'q8' get f16 where the adapter has shader-f16, else f32.
+            // The GPU cache holds f16 or f32: kvFormat 'f32' keeps f32 (exact comparisons); 'f16'
+            // (the default) and 'q8' get f16 (the GPU backend has no q8 cache).
             kvCache: req.kvFormat === 'f32' ? 'f32' : 'auto',
             // build.mjs copies kernels/webgpu/*.wgsl beside the backend's modules.
             shaderBaseUrl: new URL('wgsl/', req.webgpuUrl).href,

@@ -10,9 +10,10 @@
 // ~1e-14 (ops suite), and two to four layers of residual stream, norms and softmax
 // amplify it to ~1e-12 here. Quantization is not part of the error: both sides use the
 // same quantized values, so q8/q4 models are held to the same bound as f32.
-// These runs use an f32 KV cache (kvCache 'f32') on every adapter. Where the adapter has
-// shader-f16 (run.mjs --adapter lavapipe), the f32-activation runs are repeated with the f16
-// cache against a reference that rounds K and V to f16 the same way: NMSE <= TOL_F16_KV. The
+// These runs use an f32 KV cache (kvCache 'f32'). The f32-activation runs are repeated with the
+// f16 caches: halves packed in u32 words (every adapter) and, where the adapter has shader-f16
+// (run.mjs --adapter lavapipe), f16; against a reference that rounds K and V to f16 the same way:
+// NMSE <= TOL_F16_KV. The
 // f64 reference and the f32 GPU values of a K or V element straddle an f16 rounding boundary
 // now and then, and such an element is stored one half-ULP step apart (2^-11 relative); the
 // bound is set from that, with the wasm suite's measurements (README.md). The int8-activation
@@ -108,12 +109,12 @@ const CASES = [
 async function runCase(c, seed, activations, kvCache = 'f32') {
   const { module, info, values, quantized } = buildModel(seed, c.cfg, c.dtype, c.groupSize || 0, c);
   const refQuant = activations === 'q8' && Object.keys(quantized).length ? quantized : null;
-  const kvHalf = kvCache === 'f16';
+  const kvHalf = kvCache !== 'f32';
   const makeReference = () => new ReferenceLlama({ ...c.cfg, sliding_layers: c.cfg.sliding_layers || [], sliding_window: c.cfg.sliding_window || 0 },
     values, refQuant, { kvHalf });
   const reference = makeReference();
   const tol = kvHalf ? TOL_F16_KV : TOL;
-  c = { ...c, label: `${c.label}${refQuant ? ' int8 activations' : ''}${kvHalf ? ' f16 KV cache' : ''}` };
+  c = { ...c, label: `${c.label}${refQuant ? ' int8 activations' : ''}${kvHalf ? ` ${kvCache} KV cache` : ''}` };
   let progressCalls = 0;
   // The first case loads the embedded shader texts, the others fetch the .wgsl files.
   const shaders = seed === 100 ? { shaderSources: WGSL_SOURCES } : { shaderBaseUrl };
@@ -122,8 +123,9 @@ async function runCase(c, seed, activations, kvCache = 'f32') {
   check(`${c.label}: progress reported`, progressCalls > 0 ? 0 : 1, 0);
   // Two caches (K, V) per layer of 32 positions x kv_heads x head_dim elements.
   const kvElements = 2 * c.cfg.num_layers * 32 * c.cfg.num_kv_heads * c.cfg.head_dim;
-  check(`${c.label}: ${kvCache} KV cache of ${kvElements} elements`, backend.kvFormat === kvCache && backend.kvBytes === kvElements * (kvHalf ? 2 : 4) ? 0 : 1, 0,
-    `(kvFormat ${backend.kvFormat}, kvBytes ${backend.kvBytes})`);
+  check(`${c.label}: ${kvCache} KV cache of ${kvElements} elements`,
+    backend.kvStorage === kvCache && backend.kvFormat === (kvHalf ? 'f16' : 'f32') && backend.kvBytes === kvElements * (kvHalf ? 2 : 4) ? 0 : 1, 0,
+    `(kvStorage ${backend.kvStorage}, kvFormat ${backend.kvFormat}, kvBytes ${backend.kvBytes})`);
   const wantSubgroups = adapterHasSubgroups && !c.disableSubgroups;
   check(`${c.label}: reductions ${wantSubgroups ? 'with' : 'without'} subgroups`, backend.features.includes('subgroups') === wantSubgroups ? 0 : 1, 0,
     `(features: ${backend.features.join(',') || 'none'})`);
@@ -167,19 +169,18 @@ runSuite(async () => {
   for (const c of CASES) {
     await runCase(c, seed, 'f32');
     if (c.dtype === 'q8' || c.dtype === 'q4') await runCase(c, seed, 'q8');
+    await runCase(c, seed, 'f32', 'f16-packed');
     if (f16) await runCase(c, seed, 'f32', 'f16');
     seed += 1;
   }
   if (!f16 && new URLSearchParams(location.search).get('require_f16')) check('f16 KV cache runs (--require-f16): adapter has shader-f16', 1, 0);
-  // Asking for the f16 cache where the adapter cannot hold one is an error, not a silent f32 cache.
-  if (!f16) {
+  // The default cache: f16 values, held as f16 with shader-f16 and packed in u32 words without.
+  {
     const { module, info } = buildModel(7, { ...base, architecture: 'LlamaForCausalLM' }, 'f32', 0, {});
-    try {
-      (await createWebGpuBackend(module, 0, info, { shaderBaseUrl, kvCache: 'f16' })).destroy();
-      check("refuses kvCache 'f16' without shader-f16", 1, 0, 'no error thrown');
-    } catch (e) {
-      check("refuses kvCache 'f16' without shader-f16", 0, 0, `(${e.message})`);
-    }
+    const backend = await createWebGpuBackend(module, 0, info, { shaderBaseUrl });
+    const want = f16 ? 'f16' : 'f16-packed';
+    check(`default kvCache is ${want} on this adapter`, backend.kvStorage === want && backend.kvFormat === 'f16' ? 0 : 1, 0, `(${backend.kvStorage})`);
+    backend.destroy();
   }
   // Refusals: the backend says why instead of computing something else.
   const refused = async (label, mutate) => {
@@ -196,4 +197,12 @@ runSuite(async () => {
   await refused('a wrong tensor shape', (info) => { info.tensors.find((t) => t.name.endsWith('0.mlp.up_proj.weight')).shape = [95, 64]; });
   await refused('a missing tensor', (info) => { info.tensors = info.tensors.filter((t) => !t.name.endsWith('1.self_attn.v_proj.weight')); });
   await refused('short tensor bytes', (info) => { info.tensors.find((t) => t.name === 'lm_head.weight').bytes -= 4; });
+  // refused() builds with the default options; an unknown kvCache is refused the same way.
+  try {
+    const { module, info } = buildModel(7, { ...base, architecture: 'LlamaForCausalLM' }, 'f32', 0, {});
+    (await createWebGpuBackend(module, 0, info, { shaderBaseUrl, kvCache: 'f8' })).destroy();
+    check("refuses kvCache 'f8'", 1, 0, 'no error thrown');
+  } catch (e) {
+    check("refuses kvCache 'f8'", 0, 0, `(${e.message})`);
+  }
 });

@@ -20,13 +20,13 @@ import { runSuite, check, fail, log, gpuBuffer, readFloats, readHalves, runOps }
 const TOL = 1e-9;
 const shaderBase = new URL('../../../kernels/webgpu/', import.meta.url).href;
 
-async function context(disableSubgroups, kvHalf = false) {
+async function context(disableSubgroups, kvStorage = 'f32') {
   const { device, features } = await createDevice({ disableSubgroups });
   const sources = await loadShaderSources(shaderBase);
-  const pipelines = new PipelineCache(device, sources, { subgroups: features.has('subgroups'), kvHalf });
+  const pipelines = new PipelineCache(device, sources, { subgroups: features.has('subgroups'), kvStorage });
   device.onuncapturederror = (e) => fail('uncaptured WebGPU error', e.error.message);
-  const variant = `${features.has('subgroups') ? 'subgroups' : 'shared'}${kvHalf ? ' f16-kv' : ''}`;
-  return { device, pipelines, ops: new Ops(device, pipelines), variant, kvHalf };
+  const variant = `${features.has('subgroups') ? 'subgroups' : 'shared'}${kvStorage === 'f32' ? '' : ` ${kvStorage}-kv`}`;
+  return { device, pipelines, ops: new Ops(device, pipelines), variant, kvHalf: kvStorage !== 'f32' };
 }
 
 async function matvecCase(ctx, rand, { dtype, rows, cols, m, groupSize = 0, bias = false, accumulate = false, oneToken = false, maxBinding = 1 << 30 }) {
@@ -103,7 +103,8 @@ async function quantizeCase(ctx, rand, k, m) {
 }
 
 // KV store then attention: GQA groups, head sizes, decode and causal prefill, sliding window.
-// With an f16 cache (ctx.kvHalf) the stored halves are checked against Float16Array's
+// With an f16 cache (ctx.kvHalf: f16, or halves packed in u32 words, the same bytes) the stored
+// halves are checked against Float16Array's
 // round-to-nearest-even, allowing the other neighbouring half (WGSL lets an inexact f32 -> f16
 // conversion round either way), and attention is checked against the reference fed the halves
 // the GPU holds, so its bound stays the f32-rounding one (TOL).
@@ -292,17 +293,22 @@ runSuite(async () => {
     ctx.ops.destroy();
     ctx.device.destroy();
   }
-  // The f16 KV cache (shader-f16): only kv_store and attention read kv_t.
+  // The f16 KV caches: halves packed in u32 words (every adapter) and f16 (shader-f16). Only
+  // kv_store and attention see the storage.
+  const storages = ['f16-packed'];
   if (adapter.features.has('shader-f16')) {
-    const ctx = await context(false, true);
+    storages.push('f16');
+  } else if (new URLSearchParams(location.search).get('require_f16')) {
+    fail('f16 KV cache', 'the adapter has no shader-f16 (required by --require-f16)');
+  } else {
+    log('note: the adapter has no shader-f16: the shader-f16 KV cache is not tested (run.mjs --adapter lavapipe tests it)');
+  }
+  for (const kvStorage of storages) {
+    const ctx = await context(false, kvStorage);
     const errors = await ctx.pipelines.checkCompilation();
     check(`${ctx.variant} all shaders compile`, errors.length, 0, errors.join('; '));
     await kvAttentionCases(ctx, rng(99));
     ctx.ops.destroy();
     ctx.device.destroy();
-  } else if (new URLSearchParams(location.search).get('require_f16')) {
-    fail('f16 KV cache', 'the adapter has no shader-f16 (required by --require-f16)');
-  } else {
-    log('note: the adapter has no shader-f16: the f16 KV cache is not tested (run.mjs --adapter lavapipe tests it)');
   }
 });

@@ -7,13 +7,13 @@
 //        [--wasm-dir build-wasm/platforms/wasm] [--models-dir build-w3/webgpu-models] [--models a,b]
 //        [--require-wasm]   (fail instead of skipping the wasm suite when its inputs are missing)
 //        [--adapter swiftshader|lavapipe] [--work-dir build-lavapipe] [--chromium-dir /usr/lib/chromium]
-//        [--require-f16] [--kv-cache auto|f16|f32]   (the wasm suite's WebGPU KV cache; default auto)
+//        [--require-f16] [--kv-cache f32,auto]   (the wasm suite's WebGPU KV caches, each a pass over the models)
 //
 // Adapters: swiftshader  Chromium's own CPU adapter (no shader-f16): the default
 //           lavapipe     Mesa's lavapipe through a test-only Vulkan layer (lavapipe/README.md):
 //                        the adapter has shader-f16, so the f16 KV cache path runs; --work-dir
 //                        holds the compiled layer and a Chromium copy. --require-f16 fails the
-//                        run when the adapter lacks shader-f16 instead of testing f32 only.
+//                        run when the adapter lacks shader-f16 instead of skipping the f16 runs.
 //
 // Suites: ops   per-op parity vs the JavaScript reference (always)
 //         model whole-model parity on random Llama/Qwen2/Qwen3/Mistral-shaped models in the

@@ -8,8 +8,8 @@
 // argmax equals the CPU's greedy token. Tolerances (measurements in README.md):
 //  * f32 / f16 / bf16 weights: NMSE <= 1e-8 and every token equal. Both sides compute in
 //    f32 (CPU KV cache set to f32); only summation order differs (measured <= 2e-12).
-//    With the f16 KV cache (adapters with shader-f16: run.mjs --adapter lavapipe) both caches
-//    are f16, and a K or V value whose two f32 versions straddle an f16 rounding boundary is
+//    With the f16 KV caches (the default: f16 with shader-f16, halves packed in u32 words
+//    without; the suite runs f32 caches, then the default) both caches are f16, and a K or V value whose two f32 versions straddle an f16 rounding boundary is
 //    stored one half-ULP step (2^-11 relative) apart: NMSE <= 5e-8 (measured 5e-10 .. 1.02e-8
 //    on lavapipe). An f32 cache against the CPU's f16 one measured 2.5e-7 .. 1.6e-6, so the
 //    bound catches a cache that is not rounded like the CPU's.
@@ -44,8 +44,9 @@ function tolerance(info, kvFormat) {
   return kvFormat === 'f16' ? 5e-8 : 1e-8;
 }
 
-async function compare(M, name) {
-  const bytes = new Uint8Array(await (await fetch(`${modelsUrl}/${name}.kite`)).arrayBuffer());
+async function compare(M, model, kvCache) {
+  let name = model;
+  const bytes = new Uint8Array(await (await fetch(`${modelsUrl}/${model}.kite`)).arrayBuffer());
   const modelPtr = M._kite_wasm_malloc(bytes.length);
   M.HEAPU8.set(bytes, modelPtr);
   const engine = M._kite_wasm_engine_create(modelPtr, bytes.length, 1);
@@ -60,9 +61,10 @@ async function compare(M, name) {
     M.stringToUTF8(s, p, n);
     return p;
   };
-  // The GPU's cache format decides the CPU's: f16 where the adapter has shader-f16 (kvCache 'auto').
+  // The GPU's cache format decides the CPU's (kvCache 'auto': f16, as f16 or packed halves).
   const backend = await createWebGpuBackend(M, engine, info, { contextTokens: 128, maxBatch: Number(params.get('max_batch') || 16), shaderBaseUrl,
-    activations, kvCache: params.get('kv_cache') || 'auto' });
+    activations, kvCache });
+  name = `${model} [${backend.kvStorage} KV]`;
   const paramsPtr = cstr(JSON.stringify({ temperature: 0, kv_format: backend.kvFormat, ignore_eos: true, max_tokens: 10000, context: 128, max_batch: 64 }));
   const gen = M._kite_wasm_gen_create(engine, paramsPtr);
   M._kite_wasm_free(paramsPtr);
@@ -72,7 +74,7 @@ async function compare(M, name) {
     return M.HEAPF32.slice(p / 4, p / 4 + V);
   };
 
-  const rand = rng(name.length * 7919);
+  const rand = rng(model.length * 7919);
   const prompt = Int32Array.from({ length: 20 }, (_, i) => (i === 0 && info.bos_id >= 0 ? info.bos_id : Math.floor(rand() * V)));
   const idsPtr = M._kite_wasm_malloc(prompt.length * 4);
   M.HEAP32.set(prompt, idsPtr / 4);
@@ -132,5 +134,7 @@ async function compare(M, name) {
 runSuite(async () => {
   const { default: createKiteModule } = await import(wasmUrl);
   const M = await createKiteModule();
-  for (const name of models) await compare(M, name);
+  // Every model with an f32 cache on both backends, then with the default one (f16 on both).
+  const kvCaches = (params.get('kv_cache') || 'f32,auto').split(',');
+  for (const kvCache of kvCaches) for (const model of models) await compare(M, model, kvCache);
 });

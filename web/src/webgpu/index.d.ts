@@ -27,18 +27,21 @@ export interface WebGpuBackendOptions {
   /** 'q8' (default): q8/q4 weights multiply int8 activations like the CPU kernels; 'f32': f32 activations. */
   activations?: 'q8' | 'f32';
   /**
-   * KV cache element type. 'auto' (default): f16 where the adapter has shader-f16 (half the cache
-   * memory), else f32. 'f16' without shader-f16 rejects with an error.
+   * KV cache values. 'auto' (default) and 'f16': f16 (half the cache memory), held as f16 where the
+   * adapter has shader-f16 and as halves packed two per u32 elsewhere; 'f32': f32; 'f16-packed':
+   * the packing even with shader-f16 (tests).
    */
-  kvCache?: 'auto' | 'f16' | 'f32';
+  kvCache?: 'auto' | 'f16' | 'f16-packed' | 'f32';
 }
 
 export interface WebGpuBackend {
   readonly name: 'webgpu';
   readonly features: string[];
   readonly activations: 'q8' | 'f32';
-  /** The KV cache's element type on the GPU. */
+  /** The KV cache's values on the GPU. */
   readonly kvFormat: 'f16' | 'f32';
+  /** How they are stored: f32, f16 (shader-f16) or halves packed two per u32. */
+  readonly kvStorage: 'f32' | 'f16' | 'f16-packed';
   readonly adapterInfo: WebGpuAvailability['adapterInfo'];
   readonly contextTokens: number;
   readonly maxBatch: number;
@@ -53,8 +56,9 @@ export interface WebGpuBackend {
 
 export function webgpuAvailable(): Promise<WebGpuAvailability>;
 
-/** The KV cache element type the kvCache option gives on a device with these features (throws on 'f16' without shader-f16). */
-export function kvFormatFor(kvCache: 'auto' | 'f16' | 'f32' | undefined, features: Set<string>): 'f16' | 'f32';
+/** The KV storage the kvCache option gives on a device with these features (kvDim odd: f32 instead of packing). */
+export function kvStorageFor(kvCache: 'auto' | 'f16' | 'f16-packed' | 'f32' | undefined, features: Set<string>,
+  kvDim?: number): 'f32' | 'f16' | 'f16-packed';
 
 /**
  * @param module the Emscripten module (its HEAPU8 holds the weights)

@@ -17,15 +17,20 @@ import { LlamaGraph } from './llama_graph.js';
 
 export { webgpuAvailable };
 
-/** 'f16' or 'f32' for the kvCache option on a device with these features; throws on 'f16' without shader-f16. */
-export function kvFormatFor(kvCache = 'auto', features) {
-  if (kvCache === 'f32') return 'f32';
-  if (kvCache === 'f16') {
-    if (!features.has('shader-f16')) throw new Error("WebGPU backend: kvCache 'f16' needs the adapter feature shader-f16, which this adapter lacks (use 'auto' or 'f32')");
-    return 'f16';
+/**
+ * How the KV cache is stored for the kvCache option on a device with these features:
+ * 'auto' and 'f16' give f16 values, as f16 with shader-f16 and as halves packed two per u32
+ * without it ('f16-packed', the same bytes); 'f32' gives f32; 'f16-packed' forces the packing.
+ * kvDim odd (no real model) cannot be packed: f32 then.
+ * @returns {'f32'|'f16'|'f16-packed'}
+ */
+export function kvStorageFor(kvCache = 'auto', features, kvDim = 2) {
+  if (!['auto', 'f16', 'f16-packed', 'f32'].includes(kvCache)) {
+    throw new Error(`WebGPU backend: kvCache must be 'auto', 'f16', 'f16-packed' or 'f32', not '${kvCache}'`);
   }
-  if (kvCache !== 'auto') throw new Error(`WebGPU backend: kvCache must be 'auto', 'f16' or 'f32', not '${kvCache}'`);
-  return features.has('shader-f16') ? 'f16' : 'f32';
+  if (kvCache === 'f32') return 'f32';
+  if (kvCache !== 'f16-packed' && features.has('shader-f16')) return 'f16';
+  return kvDim % 2 === 0 ? 'f16-packed' : 'f32';
 }
 
 /**
@@ -34,14 +39,15 @@ export function kvFormatFor(kvCache = 'auto', features) {
  * @param info  parsed kite_wasm_engine_info_json(engine)
  * @param {{onProgress?: (fraction:number, detail:{doneBytes:number,totalBytes:number})=>void,
  *          contextTokens?: number, maxBatch?: number, shaderBaseUrl?: string, disableSubgroups?: boolean,
- *          activations?: 'q8'|'f32', kvCache?: 'auto'|'f16'|'f32', shaderSources?: Record<string,string>}} options
+ *          activations?: 'q8'|'f32', kvCache?: 'auto'|'f16'|'f16-packed'|'f32', shaderSources?: Record<string,string>}} options
  *   shaderSources: the WGSL texts (WGSL_SOURCES of wgsl_sources.js) instead of fetching them.
  *   activations (default 'q8'): how q8/q4 weights are multiplied. 'q8' quantizes activations to
  *   int8 per 32 columns like the CPU kernels, so WebGPU and wasm compute the same numbers; 'f32'
  *   keeps activations f32 (closer to the unquantized model, differs from wasm by ~1e-4 NMSE).
- *   kvCache (default 'auto'): the KV cache's element type. 'auto' is f16 where the device has
- *   shader-f16 (half the cache memory and attention reads; the wasm engine's default cache is f16
- *   too), else f32. 'f16' without shader-f16 is an error; 'f32' always works.
+ *   kvCache (default 'auto', same as 'f16'): f16 values (half the cache memory and attention
+ *   reads; the wasm engine's default cache is f16 too), held as f16 where the device has shader-f16
+ *   and as halves packed two per u32 elsewhere; 'f32': f32 values (exact comparisons);
+ *   'f16-packed': the packing even with shader-f16 (tests). kvStorageFor says which.
  */
 export async function createWebGpuBackend(module, engine, info, options = {}) {
   const cfg = normalizeConfig(info);
@@ -50,8 +56,8 @@ export async function createWebGpuBackend(module, engine, info, options = {}) {
   const { adapter, device, features, limits } = await createDevice({ disableSubgroups: options.disableSubgroups });
   try {
     const sources = options.shaderSources || await loadShaderSources(options.shaderBaseUrl || defaultShaderBaseUrl());
-    const kvFormat = kvFormatFor(options.kvCache, features);
-    const ops = new Ops(device, new PipelineCache(device, sources, { subgroups: features.has('subgroups'), kvHalf: kvFormat === 'f16' }));
+    const kvStorage = kvStorageFor(options.kvCache, features, cfg.num_kv_heads * cfg.head_dim);
+    const ops = new Ops(device, new PipelineCache(device, sources, { subgroups: features.has('subgroups'), kvStorage }));
     const requestedContext = options.contextTokens || info.context_tokens || Math.min(cfg.max_position_embeddings || 2048, 2048);
     const contextTokens = Math.max(1, Math.floor(requestedContext));
     const maxBatch = Math.max(1, Math.floor(options.maxBatch || 32));
@@ -61,7 +67,7 @@ export async function createWebGpuBackend(module, engine, info, options = {}) {
     device.pushErrorScope('validation');
     device.pushErrorScope('out-of-memory');
     const graph = new LlamaGraph({
-      device, ops, cfg, table: tensorTable(module, info), contextTokens, maxBatch, activations, kvFormat,
+      device, ops, cfg, table: tensorTable(module, info), contextTokens, maxBatch, activations, kvStorage,
       maxBindingBytes: limits.maxStorageBufferBindingSize,
       onProgress: options.onProgress ? (done, total) => options.onProgress(total ? done / total : 1, { doneBytes: done, totalBytes: total }) : undefined,
     });
@@ -74,7 +80,8 @@ export async function createWebGpuBackend(module, engine, info, options = {}) {
       name: 'webgpu',
       features: [...features],
       activations,
-      kvFormat,
+      kvFormat: kvStorage === 'f32' ? 'f32' : 'f16',
+      kvStorage,
       adapterInfo,
       contextTokens,
       maxBatch,

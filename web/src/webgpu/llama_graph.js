@@ -7,7 +7,7 @@
 //     q, k, v = Wq xn + bq, Wk xn + bk, Wv xn + bv  [n][H*hd], [n][KV*hd] x2
 //     q, k = RMSNorm_head(q) * q_norm, ... (Qwen3)   per head of hd
 //     q, k = RoPE(q), RoPE(k)                        rotate-half, host cos/sin table
-//     K[l][pos..], V[l][pos..] = k, v                f16 (shader-f16) or f32 cache on the GPU
+//     K[l][pos..], V[l][pos..] = k, v                f16 (as f16, or packed in u32) or f32 cache
 //     attn = softmax(q K^T / sqrt(hd)) V            causal, GQA, optional window
 //     x += Wo attn + bo
 //     xn = RMSNorm(x) * ffn_norm
@@ -25,12 +25,12 @@ import { makeRopeTable, fillCosSin } from './rope_table.js';
 export class LlamaGraph {
   /**
    * @param {{device, ops: import('./ops.js').Ops, cfg, table, contextTokens: number, maxBatch: number, maxBindingBytes: number,
-   *          activations: 'q8'|'f32', kvFormat: 'f16'|'f32', onProgress?: (done:number,total:number)=>void}} o
+   *          activations: 'q8'|'f32', kvStorage: 'f32'|'f16'|'f16-packed', onProgress?: (done:number,total:number)=>void}} o
    *   activations 'q8': q8/q4 weights multiply int8 activations quantized per 32 columns, exactly as
    *   the CPU kernels do (same numbers as the wasm backend); 'f32': they multiply f32 activations.
-   *   kvFormat must match the pipelines' kv_t (PipelineCache kvHalf): 'f16' halves the cache.
+   *   kvStorage must be the pipelines' (PipelineCache kvStorage); both f16 storages halve the cache.
    */
-  constructor({ device, ops, cfg, table, contextTokens, maxBatch, maxBindingBytes, activations = 'q8', kvFormat = 'f32', onProgress }) {
+  constructor({ device, ops, cfg, table, contextTokens, maxBatch, maxBindingBytes, activations = 'q8', kvStorage = 'f32', onProgress }) {
     this.device = device;
     this.ops = ops;
     this.cfg = cfg;
@@ -116,7 +116,7 @@ export class LlamaGraph {
     this.logits = act(V, 'logits');
     this.readback = device.createBuffer({ label: 'logits.readback', size: V * 4, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
     this.buffers.push(this.readback);
-    const kvElementBytes = kvFormat === 'f16' ? 2 : 4;
+    const kvElementBytes = kvStorage === 'f32' ? 4 : 2;
     // One layer's K (or V) cache; storage bindings are sized in whole u32 words.
     const kvBufferBytes = Math.max(16, Math.ceil(contextTokens * KV * hd * kvElementBytes / 4) * 4);
     const kvCache = (label) => {
@@ -124,7 +124,7 @@ export class LlamaGraph {
       this.buffers.push(b);
       return b;
     };
-    this.kvFormat = kvFormat;
+    this.kvStorage = kvStorage;
     this.kvBytes = 2 * c.num_layers * kvBufferBytes;
 
     // ---- the op list, in execution order ----

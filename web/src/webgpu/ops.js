@@ -160,13 +160,16 @@ export class Ops {
 
   /** Appends k, v [n][kvDim] to the caches at rows pos.. */
   kvStore(k, v, kCache, vCache, { kvDim, label = 'kv_store' }) {
+    // Packed halves: one invocation per pair of values, and a row never shares a word with the next.
+    const perInvocation = this.pipelines.kvStorage === 'f16-packed' ? 2 : 1;
+    if (kvDim % perInvocation) throw new Error(`WebGPU kv_store: kv_dim ${kvDim} is odd, packed f16 needs it even`);
     const params = this.uniform([kvDim, 0, 0, 0], `${label}.params`);
     const bindGroup = this.bindGroup('kv_store', [params, this.step, k, v, kCache, vCache], label);
     return {
       encode: (pass, nTokens) => {
         pass.setPipeline(this.pipelines.get('kv_store'));
         pass.setBindGroup(0, bindGroup);
-        pass.dispatchWorkgroups(ceilDiv(nTokens * kvDim, WORKGROUP_SIZE));
+        pass.dispatchWorkgroups(ceilDiv(nTokens * kvDim / perInvocation, WORKGROUP_SIZE));
       },
     };
   }
