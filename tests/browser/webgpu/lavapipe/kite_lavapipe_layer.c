@@ -39,7 +39,8 @@ typedef struct Link {
   struct Link* next;
 } Link;
 
-// A layer is a shared library the loader calls with bare handles: it has to keep a table.
+// A layer is a shared library the loader calls with bare handles: it has to keep a table. Entries
+// live until the process ends (a test browser creates a handful of instances and devices).
 static Link* g_links;
 static pthread_mutex_t g_lock = PTHREAD_MUTEX_INITIALIZER;
 
