@@ -104,10 +104,10 @@ async function quantizeCase(ctx, rand, k, m) {
 
 // KV store then attention: GQA groups, head sizes, decode and causal prefill, sliding window.
 // With an f16 cache (ctx.kvHalf: f16, or halves packed in u32 words, the same bytes) the stored
-// halves are checked against Float16Array's
-// round-to-nearest-even, allowing the other neighbouring half (WGSL lets an inexact f32 -> f16
-// conversion round either way), and attention is checked against the reference fed the halves
-// the GPU holds, so its bound stays the f32-rounding one (TOL).
+// halves are checked against Float16Array's round-to-nearest-even, allowing the other
+// neighbouring half (WGSL lets an inexact f32 -> f16 conversion round either way), and
+// attention is checked against the reference fed the halves the GPU holds, so its bound stays
+// the f32-rounding one (TOL).
 async function kvAttentionCases(ctx, rand) {
   const { device, ops } = ctx;
   for (const [H, KV, hd, pos, m, window] of [[1, 1, 8, 0, 1, 0], [4, 2, 16, 7, 1, 0], [8, 2, 64, 100, 1, 0], [6, 6, 80, 3, 5, 0],
