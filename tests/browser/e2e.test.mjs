@@ -118,6 +118,20 @@ async function askDemo(page, prompt, { maxTokens, temperature }) {
 
 // A second turn whose prompt extends the first (prompt + reply + more) evaluates only what it adds
 // (stats.cachedPromptTokens) and answers exactly as a fresh load given the whole prompt does.
+// The demo with backend 'auto' must pick WebGPU and stream the golden prompt's answer; saves a
+// screenshot as <shot>.png. Returns the model info and the badge for the caller's own checks.
+async function checkDemoPicksWebGpu(browser, serverUrl, shot, maxTokens) {
+  const page = await openPage(browser, `${serverUrl}demo/`, shot);
+  await waitState(page, ['ready', 'error'], 120_000);
+  const info = await page.evaluate(() => window.kiteDemo.model.info);
+  assert.equal(info.backend, 'webgpu', `auto picked ${info.backend}: ${info.backendNote}`);
+  const run = await askDemo(page, golden.prompt, { maxTokens, temperature: 0 });
+  assert.ok(new Set(run.growth).size >= 3, 'the answer streamed');
+  await page.screenshot({ path: path.join(outDir, `${shot}.png`), fullPage: true });
+  await page.close();
+  return { info, badge: run.badge };
+}
+
 async function checkNextTurnReusesCache(page, backend) {
   const r = await page.evaluate(async ({ backend, promptIds }) => {
     const opts = { backend, threads: 1, cache: false, kvFormat: 'f32' };
@@ -421,15 +435,8 @@ describe('Kite in Chromium on WebGPU (SwiftShader)', {
   });
 
   test('demo picks WebGPU by itself and streams a story', async () => {
-    const page = await openPage(browser, `${server.url}demo/`, 'demo-webgpu');
-    await waitState(page, ['ready', 'error'], 120_000);
-    const info = await page.evaluate(() => window.kiteDemo.model.info);
-    assert.equal(info.backend, 'webgpu', `auto picked ${info.backend}: ${info.backendNote}`);
-    const run = await askDemo(page, golden.prompt, { maxTokens: 32, temperature: 0 });
-    assert.ok(new Set(run.growth).size >= 3, 'the answer streamed');
-    assert.match(run.badge.text, /WebGPU .* tok\/s/);
-    await page.screenshot({ path: path.join(outDir, 'demo-webgpu.png'), fullPage: true });
-    await page.close();
+    const { badge } = await checkDemoPicksWebGpu(browser, server.url, 'demo-webgpu', 32);
+    assert.match(badge.text, /WebGPU .* tok\/s/);
   });
 
   test('WebGPU: the next turn reuses the conversation\'s KV cache', async () => {
@@ -499,16 +506,9 @@ describe('Kite in Chromium on WebGPU with shader-f16 (lavapipe)', {
   });
 
   test('demo picks WebGPU with an f16 KV cache and streams a story', async () => {
-    const page = await openPage(browser, `${server.url}demo/`, 'demo-webgpu-f16');
-    await waitState(page, ['ready', 'error'], 120_000);
-    const info = await page.evaluate(() => window.kiteDemo.model.info);
-    assert.equal(info.backend, 'webgpu', `auto picked ${info.backend}: ${info.backendNote}`);
+    const { info, badge } = await checkDemoPicksWebGpu(browser, server.url, 'demo-webgpu-f16', 24);
     assert.equal(info.kvFormat, 'f16', 'the default kvFormat gives an f16 cache on a shader-f16 adapter');
-    const run = await askDemo(page, golden.prompt, { maxTokens: 24, temperature: 0 });
-    assert.ok(new Set(run.growth).size >= 3, 'the answer streamed');
-    assert.match(run.badge.text, /WebGPU · f16 KV .* tok\/s/);
-    await page.screenshot({ path: path.join(outDir, 'demo-webgpu-f16.png'), fullPage: true });
-    await page.close();
+    assert.match(badge.text, /WebGPU · f16 KV .* tok\/s/);
   });
 
   test('WebGPU with the f16 cache gives wasm\'s greedy tokens (f16 cache on both)', async () => {

@@ -10,7 +10,7 @@
 // Design notes, tolerances and measurements: README.md beside this file.
 
 import { webgpuAvailable, createDevice, describeAdapter } from './device.js';
-import { loadShaderSources, PipelineCache, defaultShaderBaseUrl } from './shaders.js';
+import { loadShaderSources, PipelineCache, defaultShaderBaseUrl, KV_STORAGES } from './shaders.js';
 import { Ops } from './ops.js';
 import { normalizeConfig, unsupportedReason, tensorTable } from './model.js';
 import { LlamaGraph } from './llama_graph.js';
@@ -25,8 +25,9 @@ export { webgpuAvailable };
  * @returns {'f32'|'f16'|'f16-packed'}
  */
 export function kvStorageFor(kvCache = 'auto', features, kvDim = 2) {
-  if (!['auto', 'f16', 'f16-packed', 'f32'].includes(kvCache)) {
-    throw new Error(`WebGPU backend: kvCache must be 'auto', 'f16', 'f16-packed' or 'f32', not '${kvCache}'`);
+  const choices = ['auto', ...KV_STORAGES];
+  if (!choices.includes(kvCache)) {
+    throw new Error(`WebGPU backend: kvCache must be one of ${choices.map((c) => `'${c}'`).join(', ')}, not '${kvCache}'`);
   }
   if (kvCache === 'f32') return 'f32';
   if (kvCache !== 'f16-packed' && features.has('shader-f16')) return 'f16';

@@ -124,7 +124,6 @@ export class LlamaGraph {
       this.buffers.push(b);
       return b;
     };
-    this.kvStorage = kvStorage;
     this.kvBytes = 2 * c.num_layers * kvBufferBytes;
 
     // ---- the op list, in execution order ----
