@@ -1,6 +1,8 @@
 // Causal grouped-query attention of a batch of queries over one layer's KV cache (stored as
 // kv_store.wgsl says; each value widened to f32 by kv_value, all arithmetic f32):
-//   out[t][h] = softmax_j(q[t][h] . K[j][h / group] * scale) . V[j][h / group]
+//   out[t][h] = softmax_j(cap(q[t][h] . K[j][h / group] * scale)) . V[j][h / group]
+// with cap(s) = soft_cap * tanh(s / soft_cap) when soft_cap > 0 (Gemma 2/3's attention logit
+// soft-capping), else s,
 // over keys j in [lo, pos + t], lo = max(0, pos + t - window + 1) when window > 0
 // (Mistral's sliding window), else 0. One workgroup per (head, token).
 // Three passes: scores (kept in a global scratch row, so the context length is not
@@ -15,8 +17,8 @@ struct AttnParams {
   head_dim: u32,
   context: u32,   // rows in the caches and the scores scratch
   window: u32,    // 0: full causal
-  scale: f32,     // 1 / sqrt(head_dim)
-  pad0: u32,
+  scale: f32,     // 1 / sqrt(head_dim), or Gemma's query_pre_attn_scalar^-1/2
+  soft_cap: f32,  // 0: none
   pad1: u32,
 }
 
@@ -54,6 +56,7 @@ fn main(ids: Ids) {
     var s = 0.0;
     for (var d = 0u; d < hd; d = d + 1u) { let i = k_base + d; s = s + q_sh[d] * kv_value(k_cache[kv_word(i)], i); }
     s = s * p.scale;
+    if (p.soft_cap > 0.0) { s = p.soft_cap * tanh_f32(s / p.soft_cap); }
     scores[s_base + j] = s;
     local_max = max(local_max, s);
   }

@@ -1,7 +1,7 @@
 // Declarations every Kite WebGPU op shares; web/src/webgpu/shaders.js prepends this
 // file (after the generated constants) to each op shader.
 
-// Per-forward values, written once before each submit (web/src/webgpu/llama_graph.js).
+// Per-forward values, written once before each submit (web/src/webgpu/forward_graph.js).
 struct Step {
   pos: u32,       // position of the first token of this batch
   n_tokens: u32,  // tokens in this batch (M)
@@ -39,4 +39,12 @@ fn f16_at(word: u32, e: u32) -> f32 {
 // bf16 element e of a packed pair: the high half of an f32.
 fn bf16_at(word: u32, e: u32) -> f32 {
   return bitcast<f32>(select(word << 16u, word & 0xffff0000u, (e & 1u) == 1u));
+}
+
+// tanh that is exactly +-1 where the correctly rounded f32 tanh is (|x| > 9: 1 - tanh(9) < 2^-25),
+// as the CPU's std::tanh gives: implementations may compute tanh through exp, which overflows to
+// inf / inf = NaN for large |x| or leaves 1 - tanh a few ULPs off 0 (Gemma's GeGLU then gives
+// a small nonzero value for a large negative gate where the CPU gives 0).
+fn tanh_f32(x: f32) -> f32 {
+  return select(tanh(x), sign(x), abs(x) > 9.0);
 }

@@ -1,6 +1,7 @@
 // dst[r][i] = src[r][i] / sqrt(mean_i(src[r]^2) + eps) * w[i]     for rows r of n floats.
 // Serves the block norms (rows = tokens), Qwen3's per-head q/k norm (rows = tokens x
-// heads, n = head_dim) and the final norm of the last token only (NORM_LAST_TOKEN).
+// heads, n = head_dim), the final norm of the last token only (NORM_LAST_TOKEN) and
+// Gemma's norms of a block's output added to the residual stream (NORM_ACCUMULATE: dst +=).
 // One workgroup per row; the sum of squares is f32 (the CPU reference uses f64:
 // relative difference ~1e-7 for the row lengths models use).
 // Dispatch: x = rows_per_token * n_tokens (or rows_per_token with NORM_LAST_TOKEN).
@@ -12,6 +13,7 @@ struct NormParams {
   eps: f32,
 }
 const NORM_LAST_TOKEN: u32 = 1u;  // read the batch's last token's rows, write rows from 0
+const NORM_ACCUMULATE: u32 = 2u;  // dst += the normed row (dst must not be src)
 
 @group(0) @binding(0) var<uniform> p: NormParams;
 @group(0) @binding(1) var<uniform> step: Step;
@@ -30,5 +32,9 @@ fn main(ids: Ids) {
   for (var i = ids.lid; i < p.n; i = i + WG) { let v = src[s + i]; ss = ss + v * v; }
   let total = wg_sum(ss, ids);
   let inv = 1.0 / sqrt(total / f32(p.n) + p.eps);
-  for (var i = ids.lid; i < p.n; i = i + WG) { dst[d + i] = src[s + i] * inv * w[i]; }
+  let accumulate = (p.flags & NORM_ACCUMULATE) != 0u;
+  for (var i = ids.lid; i < p.n; i = i + WG) {
+    let v = src[s + i] * inv * w[i];
+    dst[d + i] = select(v, dst[d + i] + v, accumulate);
+  }
 }

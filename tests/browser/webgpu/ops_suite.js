@@ -102,7 +102,9 @@ async function quantizeCase(ctx, rand, k, m) {
   gx.destroy();
 }
 
-// KV store then attention: GQA groups, head sizes, decode and causal prefill, sliding window.
+// KV store then attention: GQA groups, head sizes, decode and causal prefill, sliding window,
+// Gemma's score scale and soft-capping (the last two cases: cap 3 bends most scores of these
+// random q, k; cap 50 almost none).
 // With an f16 cache (ctx.kvHalf: f16, or halves packed in u32 words, the same bytes) the stored
 // halves are checked against Float16Array's round-to-nearest-even, allowing the other
 // neighbouring half (WGSL lets an inexact f32 -> f16 conversion round either way), and
@@ -110,8 +112,10 @@ async function quantizeCase(ctx, rand, k, m) {
 // the f32-rounding one (TOL).
 async function kvAttentionCases(ctx, rand) {
   const { device, ops } = ctx;
-  for (const [H, KV, hd, pos, m, window] of [[1, 1, 8, 0, 1, 0], [4, 2, 16, 7, 1, 0], [8, 2, 64, 100, 1, 0], [6, 6, 80, 3, 5, 0],
-    [14, 2, 64, 37, 4, 0], [4, 1, 128, 200, 3, 0], [4, 2, 32, 50, 6, 16], [2, 1, 8, 9, 1, 4], [3, 3, 8, 70, 2, 1]]) {
+  for (const [H, KV, hd, pos, m, window, softCap = 0] of [[1, 1, 8, 0, 1, 0], [4, 2, 16, 7, 1, 0], [8, 2, 64, 100, 1, 0], [6, 6, 80, 3, 5, 0],
+    [14, 2, 64, 37, 4, 0], [4, 1, 128, 200, 3, 0], [4, 2, 32, 50, 6, 16], [2, 1, 8, 9, 1, 4], [3, 3, 8, 70, 2, 1],
+    [4, 2, 24, 12, 5, 6, 3], [4, 1, 24, 30, 2, 0, 50]]) {
+    const scale = softCap ? Math.fround(1 / Math.sqrt(32)) : 1 / Math.sqrt(hd);
     const context = pos + m + 3;
     const kvDim = KV * hd;
     // Cache rows < pos come from "earlier steps"; rows pos.. are appended by kv_store now.
@@ -126,7 +130,7 @@ async function kvAttentionCases(ctx, rand) {
     const gq = gpuBuffer(device, q), gs = gpuBuffer(device, m * H * context), go = gpuBuffer(device, m * H * hd);
     runOps(device, ops, [
       ops.kvStore(gk, gv, gkc, gvc, { kvDim }),
-      ops.attention(gq, gkc, gvc, gs, go, { heads: H, kvHeads: KV, headDim: hd, context, window, scale: 1 / Math.sqrt(hd) }),
+      ops.attention(gq, gkc, gvc, gs, go, { heads: H, kvHeads: KV, headDim: hd, context, window, scale, softCap }),
     ], pos, m);
     const name = `${ctx.variant} kv_store kv_dim=${kvDim} pos=${pos} M=${m}`;
     const kCache = await readCache(gkc), vCache = await readCache(gvc);
@@ -155,8 +159,9 @@ async function kvAttentionCases(ctx, rand) {
       check(name, maxAbsDiff(kCache, wantK) + maxAbsDiff(vCache, wantV), 0);
     }
     const got = await readFloats(device, go, m * H * hd);
-    const want = ref.attention(q, kCache, vCache, m, pos, H, KV, hd, window);
-    check(`${ctx.variant} attention H=${H} KV=${KV} hd=${hd} pos=${pos} M=${m}${window ? ` window=${window}` : ''}`, nmse(got, want), TOL);
+    const want = ref.attention(q, kCache, vCache, m, pos, H, KV, hd, window, { scale, softCap });
+    check(`${ctx.variant} attention H=${H} KV=${KV} hd=${hd} pos=${pos} M=${m}${window ? ` window=${window}` : ''}${softCap ? ` soft-cap=${softCap}` : ''}`,
+      nmse(got, want), TOL);
     [gk, gv, gkc, gvc, gq, gs, go].forEach((g) => g.destroy());
   }
 }
@@ -239,18 +244,23 @@ async function opsSuite(ctx) {
     check(`dequantizeRow ${dtype}${g ? `/g${g}` : ''}`, worst, 1e-13);
   }
 
-  // RMSNorm: rows of odd and long widths, per-head rows, last token only.
-  for (const [n, rowsPerToken, m, lastToken] of [[1, 1, 1, false], [7, 1, 3, false], [64, 1, 1, false], [100, 1, 4, false],
-    [896, 1, 2, false], [64, 14, 3, false], [128, 2, 5, false], [96, 1, 5, true], [48, 1, 1, true]]) {
+  // RMSNorm: rows of odd and long widths, per-head rows, last token only, and added to dst
+  // (Gemma's post-block norms: dst holds a residual stream before).
+  for (const [n, rowsPerToken, m, lastToken, accumulate = false] of [[1, 1, 1, false], [7, 1, 3, false], [64, 1, 1, false], [100, 1, 4, false],
+    [896, 1, 2, false], [64, 14, 3, false], [128, 2, 5, false], [96, 1, 5, true], [48, 1, 1, true], [64, 1, 1, false, true],
+    [640, 1, 3, false, true], [24, 4, 2, false, true]]) {
     const x = randomFloats(rand, m * rowsPerToken * n, 3);
     const w = randomFloats(rand, n, 2);
     const outRows = lastToken ? rowsPerToken : m * rowsPerToken;
-    const gx = gpuBuffer(device, x), gw = gpuBuffer(device, w), gy = gpuBuffer(device, outRows * n);
-    runOps(device, ops, [ops.rmsnorm(gx, gy, gw, { n, eps: 1e-6, rowsPerToken, lastToken })], 0, m);
+    const y0 = accumulate ? randomFloats(rand, outRows * n, 4) : null;
+    const gx = gpuBuffer(device, x), gw = gpuBuffer(device, w), gy = accumulate ? gpuBuffer(device, y0) : gpuBuffer(device, outRows * n);
+    runOps(device, ops, [ops.rmsnorm(gx, gy, gw, { n, eps: 1e-6, rowsPerToken, lastToken, accumulate })], 0, m);
     const got = await readFloats(device, gy, outRows * n);
     const src = lastToken ? x.subarray((m - 1) * rowsPerToken * n) : x;
     const want = ref.rmsnorm(src, w, n, outRows, 1e-6);
-    check(`${ctx.variant} rmsnorm n=${n} rows/token=${rowsPerToken} M=${m}${lastToken ? ' last-token' : ''}`, nmse(got, want), TOL);
+    if (accumulate) for (let i = 0; i < want.length; ++i) want[i] += y0[i];
+    check(`${ctx.variant} rmsnorm n=${n} rows/token=${rowsPerToken} M=${m}${lastToken ? ' last-token' : ''}${accumulate ? ' accumulate' : ''}`,
+      nmse(got, want), TOL);
     [gx, gw, gy].forEach((g) => g.destroy());
   }
 
@@ -276,6 +286,24 @@ async function opsSuite(ctx) {
     runOps(device, ops, [ops.siluMul(gg, gu, { n })], 0, m);
     const got = await readFloats(device, gg, n * m);
     check(`${ctx.variant} silu_mul n=${n} M=${m}`, nmse(got, ref.siluMul(g, u)), TOL);
+    [gg, gu].forEach((b) => b.destroy());
+  }
+  // GeGLU (Gemma): gates up to +-40 reach tanh's +-1; a few gates whose cube overflows f32 give
+  // what the CPU gives, not NaN.
+  for (const [n, m, spread] of [[1, 1, 8], [37, 3, 8], [6912, 2, 40]]) {
+    const g = randomFloats(rand, n * m, spread), u = randomFloats(rand, n * m, 2);
+    g[0] = 1e30;
+    if (g.length > 2) [g[1], g[2]] = [-1e30, -3.4e38];
+    const gg = gpuBuffer(device, g), gu = gpuBuffer(device, u);
+    runOps(device, ops, [ops.geluTanhMul(gg, gu, { n })], 0, m);
+    const got = await readFloats(device, gg, n * m);
+    const want = ref.geluTanhMul(g, u);
+    // 1e30 * up[0] and its square stay finite in f64; compare the rest and check the ends exactly.
+    const finiteTail = (a) => a.subarray(3);
+    check(`${ctx.variant} gelu_tanh_mul n=${n} M=${m} |gate| <= ${spread}`, nmse(finiteTail(got), finiteTail(want)), TOL);
+    const ends = [Math.fround(g[0] * u[0]), ...(g.length > 2 ? [0, 0] : [])];  // the CPU's values (-0 == 0)
+    check(`${ctx.variant} gelu_tanh_mul n=${n} M=${m}: huge gates give g * up and 0`,
+      ends.filter((e, i) => got[i] !== e).length, 0, `got ${[...got.subarray(0, ends.length)].join(', ')}`);
     [gg, gu].forEach((b) => b.destroy());
   }
 }

@@ -57,9 +57,10 @@ export function rope(buf, m, heads, hd, pos, inv) {
 
 /**
  * Causal GQA attention for queries at positions pos..pos+m-1 over caches holding
- * positions 0..pos+m-1. q: [m][H][hd]; caches: [>= pos+m][KV][hd].
+ * positions 0..pos+m-1. q: [m][H][hd]; caches: [>= pos+m][KV][hd]. Scores are q.k * scale,
+ * then softCap * tanh(score / softCap) when softCap > 0.
  */
-export function attention(q, kCache, vCache, m, pos, H, KV, hd, window = 0) {
+export function attention(q, kCache, vCache, m, pos, H, KV, hd, window = 0, { scale = 1 / Math.sqrt(hd), softCap = 0 } = {}) {
   const out = new Float64Array(m * H * hd);
   const group = H / KV;
   for (let t = 0; t < m; ++t) {
@@ -71,7 +72,8 @@ export function attention(q, kCache, vCache, m, pos, H, KV, hd, window = 0) {
       for (let j = lo; j <= qp; ++j) {
         let s = 0;
         for (let d = 0; d < hd; ++d) s += q[(t * H + h) * hd + d] * kCache[(j * KV + kvh) * hd + d];
-        scores.push(s / Math.sqrt(hd));
+        const scaled = s * scale;
+        scores.push(softCap > 0 ? softCap * Math.tanh(scaled / softCap) : scaled);
       }
       const mx = Math.max(...scores);
       const e = scores.map((s) => Math.exp(s - mx));
@@ -89,6 +91,16 @@ export function attention(q, kCache, vCache, m, pos, H, KV, hd, window = 0) {
 export function siluMul(gate, up) {
   const y = new Float64Array(gate.length);
   for (let i = 0; i < gate.length; ++i) y[i] = (gate[i] / (1 + Math.exp(-gate[i]))) * up[i];
+  return y;
+}
+
+/** GeGLU: gelu_tanh(gate) * up, gelu_tanh(g) = 0.5 g (1 + tanh(sqrt(2 / pi) (g + 0.044715 g^3))). */
+export function geluTanhMul(gate, up) {
+  const y = new Float64Array(gate.length);
+  for (let i = 0; i < gate.length; ++i) {
+    const g = gate[i];
+    y[i] = 0.5 * g * (1 + Math.tanh(Math.sqrt(2 / Math.PI) * (g + 0.044715 * g * g * g))) * up[i];
+  }
   return y;
 }
 

@@ -1,4 +1,4 @@
-// Kite's WebGPU backend: the forward pass of Llama-family models on the GPU, fed from
+// Kite's WebGPU backend: the forward pass of Llama-family and Gemma 3 models on the GPU, fed from
 // the weights the wasm engine already holds in its heap. The worker keeps tokenizing,
 // templating and sampling in wasm (kite_wasm_gen_accept_logits) and asks this backend
 // only for logits.
@@ -12,8 +12,11 @@
 import { webgpuAvailable, createDevice, describeAdapter } from './device.js';
 import { loadShaderSources, PipelineCache, defaultShaderBaseUrl, KV_STORAGES } from './shaders.js';
 import { Ops } from './ops.js';
-import { normalizeConfig, unsupportedReason, tensorTable } from './model.js';
+import { normalizeConfig, unsupportedReason, tensorTable, graphKind } from './model.js';
 import { LlamaGraph } from './llama_graph.js';
+import { Gemma3Graph } from './gemma3_graph.js';
+
+const GRAPHS = { llama: LlamaGraph, gemma3: Gemma3Graph };
 
 export { webgpuAvailable };
 
@@ -67,7 +70,8 @@ export async function createWebGpuBackend(module, engine, info, options = {}) {
     const activations = options.activations === 'f32' || !int8Dot ? 'f32' : 'q8';
     device.pushErrorScope('validation');
     device.pushErrorScope('out-of-memory');
-    const graph = new LlamaGraph({
+    const Graph = GRAPHS[graphKind(cfg)];
+    const graph = new Graph({
       device, ops, cfg, table: tensorTable(module, info), contextTokens, maxBatch, activations, kvStorage,
       maxBindingBytes: limits.maxStorageBufferBindingSize,
       onProgress: options.onProgress ? (done, total) => options.onProgress(total ? done / total : 1, { doneBytes: done, totalBytes: total }) : undefined,

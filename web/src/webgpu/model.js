@@ -7,6 +7,14 @@
 import { rowBytes } from './weights.js';
 
 const LLAMA_FAMILY = new Set(['LlamaForCausalLM', 'MistralForCausalLM', 'Qwen2ForCausalLM', 'Qwen3ForCausalLM']);
+const GEMMA3 = 'Gemma3ForCausalLM';
+
+/** Which WebGPU graph runs this architecture: 'llama', 'gemma3', or '' (none). */
+export function graphKind(cfg) {
+  if (LLAMA_FAMILY.has(cfg.architecture)) return 'llama';
+  if (cfg.architecture === GEMMA3) return 'gemma3';
+  return '';
+}
 
 function pick(obj, names, fallback = undefined) {
   for (const n of names) if (obj[n] !== undefined && obj[n] !== null) return obj[n];
@@ -35,6 +43,10 @@ export function normalizeConfig(info) {
     hidden_act: pick(c, ['hidden_act'], 'silu'),
     num_experts: pick(c, ['num_experts'], 0) || 0,
     moe_layers: pick(c, ['moe_layers'], []) || [],
+    rope_local_base_freq: pick(c, ['rope_local_base_freq'], 0) || 0,
+    query_pre_attn_scalar: pick(c, ['query_pre_attn_scalar'], 0) || 0,
+    attn_logit_softcapping: pick(c, ['attn_logit_softcapping'], 0) || 0,
+    final_logit_softcapping: pick(c, ['final_logit_softcapping'], 0) || 0,
   };
   if (!cfg.head_dim && cfg.hidden_size && cfg.num_heads) cfg.head_dim = cfg.hidden_size / cfg.num_heads;
   return cfg;
@@ -42,11 +54,15 @@ export function normalizeConfig(info) {
 
 /** Why the WebGPU graph cannot run this model, or '' when it can. */
 export function unsupportedReason(cfg) {
-  if (!LLAMA_FAMILY.has(cfg.architecture)) {
-    return `architecture '${cfg.architecture}' has no WebGPU graph (Llama, Mistral, Qwen2, Qwen3 do)`;
+  const kind = graphKind(cfg);
+  if (!kind) {
+    return `architecture '${cfg.architecture}' has no WebGPU graph (Llama, Mistral, Qwen2, Qwen3, Gemma 3 do)`;
   }
   if (cfg.num_experts > 0 || cfg.moe_layers.some((x) => x)) return 'mixture-of-experts layers have no WebGPU graph';
-  if (cfg.hidden_act !== 'silu') return `hidden_act '${cfg.hidden_act}' (only silu)`;
+  const act = kind === 'gemma3' ? 'gelu_pytorch_tanh' : 'silu';
+  if (cfg.hidden_act !== act) return `hidden_act '${cfg.hidden_act}' (${cfg.architecture}: only ${act})`;
+  if (kind === 'gemma3' && !(cfg.query_pre_attn_scalar > 0)) return 'config.query_pre_attn_scalar is missing or not positive';
+  if (cfg.sliding_layers.some((x) => x) && !(cfg.sliding_window > 0)) return 'some layers slide but sliding_window is 0';
   for (const k of ['vocab_size', 'hidden_size', 'intermediate_size', 'num_layers', 'num_heads', 'num_kv_heads', 'head_dim']) {
     if (!(cfg[k] > 0)) return `config.${k} is missing or not positive`;
   }

@@ -1,11 +1,11 @@
 // One object per op instance of the graph: its parameter buffer, its bind group(s) and
-// how it is dispatched for a batch of n tokens. Used by the model graph (llama_graph.js)
-// and, op by op, by the parity tests (tests/browser/webgpu/).
+// how it is dispatched for a batch of n tokens. Used by the model graphs (llama_graph.js,
+// gemma3_graph.js) and, op by op, by the parity tests (tests/browser/webgpu/).
 
 import { WORKGROUP_SIZE } from './shaders.js';
 
 const MV_BIAS = 1, MV_ACCUMULATE = 2, MV_ONE_TOKEN = 4;
-const NORM_LAST_TOKEN = 1;
+const NORM_LAST_TOKEN = 1, NORM_ACCUMULATE = 2;
 const MAX_DISPATCH = 65535;
 // Rows per matvec workgroup, and tokens per workgroup for batches (prefill): one x read
 // serves 16 rows and one weight read 4 tokens. 16 rows also keeps the workgroup count low,
@@ -132,9 +132,13 @@ export class Ops {
     };
   }
 
-  /** dst = RMSNorm(src) * w over rows of n; rowsPerToken rows per token (heads for q/k norm). */
-  rmsnorm(src, dst, w, { n, eps, rowsPerToken = 1, lastToken = false, label = 'rmsnorm' }) {
-    const params = this.uniform([n, rowsPerToken, lastToken ? NORM_LAST_TOKEN : 0, { f32: eps }], `${label}.params`);
+  /**
+   * dst = RMSNorm(src) * w over rows of n; rowsPerToken rows per token (heads for q/k norm);
+   * accumulate: dst += RMSNorm(src) * w (Gemma's normed block outputs into the residual stream).
+   */
+  rmsnorm(src, dst, w, { n, eps, rowsPerToken = 1, lastToken = false, accumulate = false, label = 'rmsnorm' }) {
+    const flags = (lastToken ? NORM_LAST_TOKEN : 0) | (accumulate ? NORM_ACCUMULATE : 0);
+    const params = this.uniform([n, rowsPerToken, flags, { f32: eps }], `${label}.params`);
     const bindGroup = this.bindGroup('rmsnorm', [params, this.step, src, dst, w], label);
     return {
       encode: (pass, nTokens) => {
@@ -174,10 +178,13 @@ export class Ops {
     };
   }
 
-  /** Causal GQA attention of q [n][heads][headDim] over the caches; writes out [n][heads][headDim]. */
-  attention(q, kCache, vCache, scores, out, { heads, kvHeads, headDim, context, window = 0, scale, label = 'attention' }) {
+  /**
+   * Causal GQA attention of q [n][heads][headDim] over the caches; writes out [n][heads][headDim].
+   * softCap > 0: scores become softCap * tanh(score / softCap) (Gemma's attn_logit_softcapping).
+   */
+  attention(q, kCache, vCache, scores, out, { heads, kvHeads, headDim, context, window = 0, scale, softCap = 0, label = 'attention' }) {
     if (headDim > 512) throw new Error(`WebGPU attention: head_dim ${headDim} > 512`);
-    const params = this.uniform([heads, kvHeads, headDim, context, window, { f32: scale }, 0, 0], `${label}.params`);
+    const params = this.uniform([heads, kvHeads, headDim, context, window, { f32: scale }, { f32: softCap }, 0], `${label}.params`);
     const bindGroup = this.bindGroup('attention', [params, this.step, q, kCache, vCache, scores, out], label);
     return {
       encode: (pass, nTokens) => {
@@ -190,11 +197,20 @@ export class Ops {
 
   /** gate = silu(gate) * up over [n][width]. */
   siluMul(gate, up, { n, label = 'silu_mul' }) {
+    return this.gated('silu_mul', gate, up, n, label);
+  }
+
+  /** gate = gelu_tanh(gate) * up over [n][width] (Gemma's GeGLU). */
+  geluTanhMul(gate, up, { n, label = 'gelu_tanh_mul' }) {
+    return this.gated('gelu_tanh_mul', gate, up, n, label);
+  }
+
+  gated(op, gate, up, n, label) {
     const params = this.uniform([n, 0, 0, 0], `${label}.params`);
-    const bindGroup = this.bindGroup('silu_mul', [params, this.step, gate, up], label);
+    const bindGroup = this.bindGroup(op, [params, this.step, gate, up], label);
     return {
       encode: (pass, nTokens) => {
-        pass.setPipeline(this.pipelines.get('silu_mul'));
+        pass.setPipeline(this.pipelines.get(op));
         pass.setBindGroup(0, bindGroup);
         pass.dispatchWorkgroups(ceilDiv(nTokens * n, WORKGROUP_SIZE));
       },
