@@ -183,17 +183,26 @@ runSuite(async () => {
     backend.destroy();
   }
   // Refusals: the backend says why instead of computing something else.
-  const refused = async (label, mutate, options = {}) => {
+  // `reason`: a part the message must contain.
+  const refused = async (label, mutate, options = {}, reason = '') => {
     const { module, info } = buildModel(7, { ...base, architecture: 'LlamaForCausalLM' }, 'f32', 0, {});
     mutate(info);
     try {
       await createWebGpuBackend(module, 0, info, { shaderBaseUrl, ...options });
       check(`refuses ${label}`, 1, 0, 'no error thrown');
     } catch (e) {
-      check(`refuses ${label}`, 0, 0, `(${e.message})`);
+      check(`refuses ${label}`, e.message.includes(reason) ? 0 : 1, 0, `(${e.message})`);
     }
   };
-  await refused('GPT-2', (info) => { info.architecture = 'GPT2LMHeadModel'; });
+  await refused('GPT-2', (info) => { info.architecture = 'GPT2LMHeadModel'; }, {}, 'has no WebGPU graph');
+  // A Llama-shaped model relabelled Gemma 3: its activation, its scale, then its missing norms.
+  const asGemma3 = (info, config) => {
+    info.architecture = 'Gemma3ForCausalLM';
+    Object.assign(info.config, { hidden_act: 'gelu_pytorch_tanh', query_pre_attn_scalar: 16, ...config });
+  };
+  await refused('Gemma 3 with SiLU', (info) => asGemma3(info, { hidden_act: 'silu' }), {}, "only gelu_pytorch_tanh");
+  await refused('Gemma 3 without query_pre_attn_scalar', (info) => asGemma3(info, { query_pre_attn_scalar: 0 }), {}, 'query_pre_attn_scalar');
+  await refused('Gemma 3 without its pre-feedforward norms', (info) => asGemma3(info, {}), {}, "missing tensor 'model.layers.0.pre_feedforward_layernorm.weight'");
   await refused('a wrong tensor shape', (info) => { info.tensors.find((t) => t.name.endsWith('0.mlp.up_proj.weight')).shape = [95, 64]; });
   await refused('a missing tensor', (info) => { info.tensors = info.tensors.filter((t) => !t.name.endsWith('1.self_attn.v_proj.weight')); });
   await refused('short tensor bytes', (info) => { info.tensors.find((t) => t.name === 'lm_head.weight').bytes -= 4; });
