@@ -194,7 +194,18 @@ runSuite(async () => {
       check(`refuses ${label}`, e.message.includes(reason) ? 0 : 1, 0, `(${e.message})`);
     }
   };
-  await refused('GPT-2', (info) => { info.architecture = 'GPT2LMHeadModel'; }, {}, 'has no WebGPU graph');
+  await refused('DeepSeek-V2 (MLA)', (info) => { info.architecture = 'DeepseekV2ForCausalLM'; }, {}, 'has no WebGPU graph');
+  await refused('Qwen3-MoE', (info) => { info.architecture = 'Qwen3MoeForCausalLM'; }, {}, 'has no WebGPU graph');
+  await refused('a mixture-of-experts layer', (info) => { info.config.num_experts = 4; }, {}, 'mixture-of-experts');
+  // A Llama-shaped model relabelled GPT-2: grouped KV heads, then a context past its learned positions.
+  await refused('GPT-2 with grouped KV heads', (info) => {
+    info.architecture = 'GPT2LMHeadModel';
+    info.config.hidden_act = 'gelu_pytorch_tanh';
+  }, {}, 'num_kv_heads == num_heads');
+  await refused('GPT-2 with a context past its learned positions', (info) => {
+    info.architecture = 'GPT2LMHeadModel';
+    Object.assign(info.config, { hidden_act: 'gelu_pytorch_tanh', num_kv_heads: 4 });
+  }, { contextTokens: 129 }, "exceeds GPT-2's 128 learned positions");
   // A Llama-shaped model relabelled Gemma 3: its activation, its scale, then its missing norms.
   const asGemma3 = (info, config) => {
     info.architecture = 'Gemma3ForCausalLM';

@@ -264,6 +264,20 @@ async function opsSuite(ctx) {
     [gx, gw, gy].forEach((g) => g.destroy());
   }
 
+  // LayerNorm (GPT-2): odd and long rows, an offset mean (the two-pass form must not cancel), last token.
+  for (const [n, m, lastToken, offset] of [[1, 1, false, 0], [7, 3, false, 0], [64, 2, false, 0], [768, 2, false, 0],
+    [100, 4, false, 50], [96, 5, true, 0]]) {
+    const x = randomFloats(rand, m * n, 3).map((v) => v + offset);
+    const w = randomFloats(rand, n, 2), b = randomFloats(rand, n, 1);
+    const outRows = lastToken ? 1 : m;
+    const gx = gpuBuffer(device, x), gw = gpuBuffer(device, w), gb = gpuBuffer(device, b), gy = gpuBuffer(device, outRows * n);
+    runOps(device, ops, [ops.layerNorm(gx, gy, gw, gb, { n, eps: 1e-5, lastToken })], 0, m);
+    const got = await readFloats(device, gy, outRows * n);
+    const want = ref.layerNorm(lastToken ? x.subarray((m - 1) * n) : x, w, b, n, outRows, 1e-5);
+    check(`${ctx.variant} layernorm n=${n} M=${m}${lastToken ? ' last-token' : ''}${offset ? ` mean ~${offset}` : ''}`, nmse(got, want), TOL);
+    [gx, gw, gb, gy].forEach((g) => g.destroy());
+  }
+
   // RoPE with the host table (web/src/webgpu/rope_table.js) against the reference's own angles.
   const { makeRopeTable, fillCosSin } = await import('../../../web/src/webgpu/rope_table.js');
   for (const [hd, heads, m, pos, theta] of [[2, 1, 1, 0, 10000], [8, 3, 2, 5, 10000], [64, 4, 3, 1000, 10000], [128, 2, 2, 40000, 1000000], [80, 5, 1, 77, 500000]]) {
@@ -294,8 +308,11 @@ async function opsSuite(ctx) {
     const g = randomFloats(rand, n * m, spread), u = randomFloats(rand, n * m, 2);
     g[0] = 1e30;
     if (g.length > 2) [g[1], g[2]] = [-1e30, -3.4e38];
-    const gg = gpuBuffer(device, g), gu = gpuBuffer(device, u);
-    runOps(device, ops, [ops.geluTanhMul(gg, gu, { n })], 0, m);
+    const gg = gpuBuffer(device, g), gu = gpuBuffer(device, u), gp = gpuBuffer(device, g);
+    runOps(device, ops, [ops.geluTanhMul(gg, gu, { n }), ops.geluTanh(gp, { n })], 0, m);
+    const plain = await readFloats(device, gp, n * m);
+    // GPT-2's plain GELU: the same function without the up factor.
+    check(`${ctx.variant} gelu_tanh n=${n} M=${m} |x| <= ${spread}`, nmse(plain.subarray(3), ref.geluTanh(g).subarray(3)), TOL);
     const got = await readFloats(device, gg, n * m);
     const want = ref.geluTanhMul(g, u);
     // 1e30 * up[0] and its square stay finite in f64; compare the rest and check the ends exactly.
@@ -304,7 +321,7 @@ async function opsSuite(ctx) {
     const ends = [Math.fround(g[0] * u[0]), ...(g.length > 2 ? [0, 0] : [])];  // the CPU's values (-0 == 0)
     check(`${ctx.variant} gelu_tanh_mul n=${n} M=${m}: huge gates give g * up and 0`,
       ends.filter((e, i) => got[i] !== e).length, 0, `got ${[...got.subarray(0, ends.length)].join(', ')}`);
-    [gg, gu].forEach((b) => b.destroy());
+    [gg, gu, gp].forEach((b) => b.destroy());
   }
 }
 

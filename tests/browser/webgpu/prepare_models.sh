@@ -18,9 +18,10 @@ convert() {  # name hf_dir quant [extra...]
 for q in f32 q8 q4; do convert "stories260K-$q" "$SHARED/models/stories260K/hf" "$q"; done
 convert stories260K-f16 "$SHARED/models/stories260K/hf" f16
 convert stories260K-q4g64 "$SHARED/models/stories260K/hf" q4 --group-size 64
-for m in llama qwen2 qwen3 gemma3; do
+for m in llama qwen2 qwen3 gemma3 gpt2; do
   convert "random-$m-f32" "$SHARED/models/random/$m" f32 --no-tokenizer
   convert "random-$m-q8" "$SHARED/models/random/$m" q8 --no-tokenizer
 done
 convert random-gemma3_softcap-f32 "$SHARED/models/random/gemma3_softcap" f32 --no-tokenizer
+convert tiny-random-gpt2-f16 "$SHARED/models/tiny-random-gpt2" f16 --no-tokenizer
 ls -la "$OUT"

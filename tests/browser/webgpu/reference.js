@@ -104,6 +104,26 @@ export function geluTanhMul(gate, up) {
   return y;
 }
 
+/** GPT-2's GELU (tanh approximation), elementwise. */
+export function geluTanh(x) {
+  return geluTanhMul(x, new Float64Array(x.length).fill(1));
+}
+
+/** Each row of n: (x - mean) / sqrt(var + eps) * w + b (two passes, like the CPU's). */
+export function layerNorm(x, w, b, n, rows, eps) {
+  const y = new Float64Array(rows * n);
+  for (let r = 0; r < rows; ++r) {
+    let sum = 0;
+    for (let i = 0; i < n; ++i) sum += x[r * n + i];
+    const mean = sum / n;
+    let ss = 0;
+    for (let i = 0; i < n; ++i) ss += (x[r * n + i] - mean) ** 2;
+    const inv = 1 / Math.sqrt(ss / n + eps);
+    for (let i = 0; i < n; ++i) y[r * n + i] = (x[r * n + i] - mean) * inv * w[i] + b[i];
+  }
+  return y;
+}
+
 /** Round half to even (std::nearbyint in the default rounding mode). */
 function roundEven(v) {
   const r = Math.round(v);

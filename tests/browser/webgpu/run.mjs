@@ -18,7 +18,7 @@
 // Suites: ops   per-op parity vs the JavaScript reference (always)
 //         model whole-model parity on random Llama/Qwen2/Qwen3/Mistral-shaped models in the
 //               wasm heap layout vs a JavaScript forward pass (always)
-//         wasm  WebGPU logits vs the wasm CPU engine on converted models, Gemma 3 included (when the wasm build
+//         wasm  WebGPU logits vs the wasm CPU engine on converted models, Gemma 3 and GPT-2 included (when the wasm build
 //               and the .kite files exist; skipped with a message otherwise)
 // Needs playwright-core (npm install in this folder) and Debian's chromium; downloads nothing.
 
@@ -42,7 +42,7 @@ const suiteTimeoutMs = Number(opt('timeout-ms', '150000'));
 // The wasm suite: the browser build of the runtime and the converted models (prepare_models.sh).
 const wasmDir = opt('wasm-dir', ['build-wasm/platforms/wasm', 'build-wasm-st/platforms/wasm'].find((d) => fs.existsSync(path.join(root, d, 'kite.mjs'))) || 'build-wasm/platforms/wasm');
 const modelsDir = opt('models-dir', 'build-w3/webgpu-models');
-const wasmModels = opt('models', 'stories260K-f32,stories260K-f16,stories260K-q8,stories260K-q4,stories260K-q4g64,random-llama-f32,random-qwen2-f32,random-qwen3-f32,random-qwen3-q8,random-gemma3-f32,random-gemma3-q8,random-gemma3_softcap-f32');
+const wasmModels = opt('models', 'stories260K-f32,stories260K-f16,stories260K-q8,stories260K-q4,stories260K-q4g64,random-llama-f32,random-qwen2-f32,random-qwen3-f32,random-qwen3-q8,random-gemma3-f32,random-gemma3-q8,random-gemma3_softcap-f32,random-gpt2-f32,random-gpt2-q8,tiny-random-gpt2-f16');
 const requireWasm = args.includes('--require-wasm');
 const adapter = opt('adapter', 'swiftshader');
 const requireF16 = args.includes('--require-f16');

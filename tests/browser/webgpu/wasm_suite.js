@@ -62,10 +62,12 @@ async function compare(M, model, kvCache) {
     return p;
   };
   // The GPU's cache format decides the CPU's (kvCache 'auto': f16, as f16 or packed halves).
-  const backend = await createWebGpuBackend(M, engine, info, { contextTokens: 128, maxBatch: Number(params.get('max_batch') || 16), shaderBaseUrl,
+  // 128 positions, fewer where the model learns fewer (random gpt2: 64).
+  const context = Math.min(128, info.config.max_position_embeddings || 128);
+  const backend = await createWebGpuBackend(M, engine, info, { contextTokens: context, maxBatch: Number(params.get('max_batch') || 16), shaderBaseUrl,
     activations, kvCache });
   name = `${model} [${backend.kvStorage} KV]`;
-  const paramsPtr = cstr(JSON.stringify({ temperature: 0, kv_format: backend.kvFormat, ignore_eos: true, max_tokens: 10000, context: 128, max_batch: 64 }));
+  const paramsPtr = cstr(JSON.stringify({ temperature: 0, kv_format: backend.kvFormat, ignore_eos: true, max_tokens: 10000, context, max_batch: 64 }));
   const gen = M._kite_wasm_gen_create(engine, paramsPtr);
   M._kite_wasm_free(paramsPtr);
   if (!gen) throw new Error(`${name}: gen_create: ${M.UTF8ToString(M._kite_wasm_last_error())}`);
@@ -112,8 +114,8 @@ async function compare(M, model, kvCache) {
   }
   // Both backends against the f64 JavaScript forward pass over the same weights (Llama family and
   // default RoPE only: the reference has neither Gemma's graph nor rope scaling). Quantized weights:
-  // with the CPU's activation quantization. Gemma 3 is checked against the CPU engine only, whose
-  // logits ctest checks against the numpy reference's (tests/golden).
+  // with the CPU's activation quantization. Gemma 3 and GPT-2 are checked against the CPU engine
+  // only, whose logits ctest checks against the numpy reference's (tests/golden).
   const llamaFamily = graphKind(normalizeConfig(info)) === 'llama';
   if (llamaFamily && (!info.config.rope_scaling || ['default', ''].includes(info.config.rope_scaling.type || ''))) {
     const { values, quantized } = weightsFromHeap(M, info, activations === 'q8');

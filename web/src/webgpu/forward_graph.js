@@ -1,8 +1,9 @@
-// What every WebGPU forward graph shares (llama_graph.js, gemma3_graph.js): weight uploads with
-// progress, the activation buffers and KV caches, the int8 activation quantization the q8/q4
-// products read, and the forward pass itself:
+// What every WebGPU forward graph shares (llama_graph.js, gemma3_graph.js, gpt2_graph.js):
+// weight uploads with progress, the activation buffers and KV caches, the int8 activation
+// quantization the q8/q4 products read, and the forward pass itself:
 //
-//   host: embedding rows of the batch (decoded from the wasm heap) and each RoPE cos/sin table
+//   host: embedding rows of the batch (decoded from the wasm heap; GPT-2 adds its position rows)
+//         and each RoPE cos/sin table
 //   GPU:  this.program for every batch, then this.head (final norm, output head) for the last one
 //   host: the logits read back, then finishLogits (Gemma's final soft-capping)
 //
@@ -35,6 +36,7 @@ export class ForwardGraph {
     this.head = [];
     this.ropeTables = [];  // [{table, buffer}]: cos/sin rows written per batch
     this.embedScale = 1;   // the embedding rows are multiplied by it (Gemma: sqrt(hidden))
+    this.positionEmbed = null;  // a [positions, hidden] matrixSpec added to the rows (GPT-2's wpe)
     this.quantCache = new Map();
 
     const c = cfg;
@@ -57,6 +59,7 @@ export class ForwardGraph {
     this.kvBufferBytes = Math.max(16, Math.ceil(contextTokens * KV * hd * kvElementBytes / 4) * 4);
     this.kvBytes = 2 * c.num_layers * this.kvBufferBytes;
     this.embedRow = new Float32Array(D);
+    this.positionRow = new Float32Array(D);
   }
 
   /** An f32 activation buffer of `floats` elements. */
@@ -156,6 +159,11 @@ export class ForwardGraph {
       for (let i = 0; i < b; ++i) {
         const row = dequantizeRow(t.dtype, data, scales, D, t.groupSize, ids[done + i], this.embedRow);
         if (this.embedScale !== 1) for (let j = 0; j < D; ++j) row[j] *= this.embedScale;  // f32 products, as the CPU's
+        if (this.positionEmbed) {
+          const p = this.positionEmbed.tensor;
+          const prow = dequantizeRow(p.dtype, p.data(), p.scales(), D, p.groupSize, pos + i, this.positionRow);
+          for (let j = 0; j < D; ++j) row[j] += prow[j];  // f32 sums, as the CPU's
+        }
         x.set(row, i * D);
       }
       queue.writeBuffer(this.x, 0, x);

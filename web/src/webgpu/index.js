@@ -1,5 +1,5 @@
-// Kite's WebGPU backend: the forward pass of Llama-family and Gemma 3 models on the GPU, fed from
-// the weights the wasm engine already holds in its heap. The worker keeps tokenizing,
+// Kite's WebGPU backend: the forward pass of Llama-family, Gemma 3 and GPT-2 models on the GPU,
+// fed from the weights the wasm engine already holds in its heap. The worker keeps tokenizing,
 // templating and sampling in wasm (kite_wasm_gen_accept_logits) and asks this backend
 // only for logits.
 //
@@ -15,8 +15,9 @@ import { Ops } from './ops.js';
 import { normalizeConfig, unsupportedReason, tensorTable, graphKind } from './model.js';
 import { LlamaGraph } from './llama_graph.js';
 import { Gemma3Graph } from './gemma3_graph.js';
+import { Gpt2Graph } from './gpt2_graph.js';
 
-const GRAPHS = { llama: LlamaGraph, gemma3: Gemma3Graph };
+const GRAPHS = { llama: LlamaGraph, gemma3: Gemma3Graph, gpt2: Gpt2Graph };
 
 export { webgpuAvailable };
 

@@ -7,13 +7,12 @@
 import { rowBytes } from './weights.js';
 
 const LLAMA_FAMILY = new Set(['LlamaForCausalLM', 'MistralForCausalLM', 'Qwen2ForCausalLM', 'Qwen3ForCausalLM']);
-const GEMMA3 = 'Gemma3ForCausalLM';
+const GRAPH_OF = { Gemma3ForCausalLM: 'gemma3', GPT2LMHeadModel: 'gpt2' };
 
-/** Which WebGPU graph runs this architecture: 'llama', 'gemma3', or '' (none). */
+/** Which WebGPU graph runs this architecture: 'llama', 'gemma3', 'gpt2', or '' (none). */
 export function graphKind(cfg) {
   if (LLAMA_FAMILY.has(cfg.architecture)) return 'llama';
-  if (cfg.architecture === GEMMA3) return 'gemma3';
-  return '';
+  return GRAPH_OF[cfg.architecture] || '';
 }
 
 function pick(obj, names, fallback = undefined) {
@@ -47,6 +46,7 @@ export function normalizeConfig(info) {
     query_pre_attn_scalar: pick(c, ['query_pre_attn_scalar'], 0) || 0,
     attn_logit_softcapping: pick(c, ['attn_logit_softcapping'], 0) || 0,
     final_logit_softcapping: pick(c, ['final_logit_softcapping'], 0) || 0,
+    scale_attn_by_inverse_layer_idx: Boolean(pick(c, ['scale_attn_by_inverse_layer_idx'], false)),
   };
   if (!cfg.head_dim && cfg.hidden_size && cfg.num_heads) cfg.head_dim = cfg.hidden_size / cfg.num_heads;
   return cfg;
@@ -56,10 +56,10 @@ export function normalizeConfig(info) {
 export function unsupportedReason(cfg) {
   const kind = graphKind(cfg);
   if (!kind) {
-    return `architecture '${cfg.architecture}' has no WebGPU graph (Llama, Mistral, Qwen2, Qwen3, Gemma 3 do)`;
+    return `architecture '${cfg.architecture}' has no WebGPU graph (Llama, Mistral, Qwen2, Qwen3, Gemma 3, GPT-2 do)`;
   }
   if (cfg.num_experts > 0 || cfg.moe_layers.some((x) => x)) return 'mixture-of-experts layers have no WebGPU graph';
-  const act = kind === 'gemma3' ? 'gelu_pytorch_tanh' : 'silu';
+  const act = kind === 'llama' ? 'silu' : 'gelu_pytorch_tanh';
   if (cfg.hidden_act !== act) return `hidden_act '${cfg.hidden_act}' (${cfg.architecture}: only ${act})`;
   if (kind === 'gemma3' && !(cfg.query_pre_attn_scalar > 0)) return 'config.query_pre_attn_scalar is missing or not positive';
   if (cfg.sliding_layers.some((x) => x) && !(cfg.sliding_window > 0)) return 'some layers slide but sliding_window is 0';
@@ -69,6 +69,12 @@ export function unsupportedReason(cfg) {
   if (cfg.num_heads % cfg.num_kv_heads) return 'num_heads is not a multiple of num_kv_heads';
   if (cfg.head_dim % 2) return 'head_dim is odd';
   if (cfg.head_dim > 512) return `head_dim ${cfg.head_dim} > 512`;
+  if (kind === 'gpt2') {
+    if (cfg.num_kv_heads !== cfg.num_heads || cfg.head_dim * cfg.num_heads !== cfg.hidden_size) {
+      return 'GPT-2 needs num_kv_heads == num_heads and head_dim * num_heads == hidden_size';
+    }
+    if (!(cfg.max_position_embeddings > 0)) return 'config.max_position_embeddings is missing (GPT-2 learns its positions)';
+  }
   return '';
 }
 

@@ -6,6 +6,7 @@ import { WORKGROUP_SIZE } from './shaders.js';
 
 const MV_BIAS = 1, MV_ACCUMULATE = 2, MV_ONE_TOKEN = 4;
 const NORM_LAST_TOKEN = 1, NORM_ACCUMULATE = 2;
+const GELU_GATED = 1;
 const MAX_DISPATCH = 65535;
 // Rows per matvec workgroup, and tokens per workgroup for batches (prefill): one x read
 // serves 16 rows and one weight read 4 tokens. 16 rows also keeps the workgroup count low,
@@ -149,6 +150,19 @@ export class Ops {
     };
   }
 
+  /** dst = LayerNorm(src) * w + b over rows of n (GPT-2); lastToken: the batch's last row only. */
+  layerNorm(src, dst, w, b, { n, eps, lastToken = false, label = 'layernorm' }) {
+    const params = this.uniform([n, 0, lastToken ? NORM_LAST_TOKEN : 0, { f32: eps }], `${label}.params`);
+    const bindGroup = this.bindGroup('layernorm', [params, this.step, src, dst, w, b], label);
+    return {
+      encode: (pass, nTokens) => {
+        pass.setPipeline(this.pipelines.get('layernorm'));
+        pass.setBindGroup(0, bindGroup);
+        pass.dispatchWorkgroups(lastToken ? 1 : nTokens);
+      },
+    };
+  }
+
   /** In-place rotate-half RoPE of buf [n][heads][headDim] with the host's cos/sin table. */
   rope(buf, cosSin, { heads, headDim, label = 'rope' }) {
     const params = this.uniform([heads, headDim, 0, 0], `${label}.params`);
@@ -197,16 +211,21 @@ export class Ops {
 
   /** gate = silu(gate) * up over [n][width]. */
   siluMul(gate, up, { n, label = 'silu_mul' }) {
-    return this.gated('silu_mul', gate, up, n, label);
+    return this.gated('silu_mul', gate, up, n, 0, label);
   }
 
   /** gate = gelu_tanh(gate) * up over [n][width] (Gemma's GeGLU). */
   geluTanhMul(gate, up, { n, label = 'gelu_tanh_mul' }) {
-    return this.gated('gelu_tanh_mul', gate, up, n, label);
+    return this.gated('gelu_tanh', gate, up, n, GELU_GATED, label);
   }
 
-  gated(op, gate, up, n, label) {
-    const params = this.uniform([n, 0, 0, 0], `${label}.params`);
+  /** x = gelu_tanh(x) over [n][width] (GPT-2's MLP). */
+  geluTanh(x, { n, label = 'gelu_tanh' }) {
+    return this.gated('gelu_tanh', x, this.dummy, n, 0, label);
+  }
+
+  gated(op, gate, up, n, flags, label) {
+    const params = this.uniform([n, flags, 0, 0], `${label}.params`);
     const bindGroup = this.bindGroup(op, [params, this.step, gate, up], label);
     return {
       encode: (pass, nTokens) => {

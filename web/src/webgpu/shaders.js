@@ -12,7 +12,7 @@
 export const SHADER_FILES = [
   'common', 'reduce_shared', 'reduce_subgroup',
   'matvec_f32', 'matvec_f16', 'matvec_q8', 'matvec_q4', 'quantize_q8', 'matvec_q8_xq8', 'matvec_q4_xq8',
-  'rmsnorm', 'rope', 'kv_store', 'attention', 'silu_mul', 'gelu_tanh_mul',
+  'rmsnorm', 'layernorm', 'rope', 'kv_store', 'attention', 'silu_mul', 'gelu_tanh',
 ];
 
 /** Where the .wgsl files are served from by default: the repository layout. */
@@ -41,13 +41,14 @@ const LAYOUTS = {
   rope: [U, U, W, R],             // params, step, buf, cos_sin
   kv_store: [U, U, R, R, W, W],   // params, step, k, v, k_cache, v_cache
   attention: [U, U, R, R, R, W, W],  // params, step, q, k_cache, v_cache, scores, out
-  gated: [U, U, W, R],            // params, step, gate, up (silu_mul, gelu_tanh_mul)
+  gated: [U, U, W, R],            // params, step, gate, up (silu_mul, gelu_tanh)
+  layernorm: [U, U, R, W, R, R],  // params, step, src, dst, w, b
 };
 const LAYOUT_OF = {
   matvec_f32: 'matvec', matvec_f16: 'matvec', matvec_q8: 'matvec', matvec_q4: 'matvec',
   matvec_q8_xq8: 'matvec_xq8', matvec_q4_xq8: 'matvec_xq8', quantize_q8: 'quantize_q8',
   rmsnorm: 'rmsnorm', rope: 'rope', kv_store: 'kv_store', attention: 'attention', silu_mul: 'gated',
-  gelu_tanh_mul: 'gated',
+  gelu_tanh: 'gated', layernorm: 'layernorm',
 };
 
 export const WORKGROUP_SIZE = 64;
