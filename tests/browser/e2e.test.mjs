@@ -485,6 +485,65 @@ describe('Kite in Chromium on WebGPU (SwiftShader)', {
     assert.ok(dq <= 2e-2, `tiny-qwen2-chat q8: WebGPU logits differ from wasm by ${dq}`);
     await page.close();
   });
+
+  test('WebGPU: a lost device (GPU process crash) is replaced mid-answer, or wasm takes over', async () => {
+    // A browser of its own: after two GPU process crashes in a row Chromium may refuse adapters
+    // for the rest of its session, which must not reach the other tests.
+    const own = await chromium.launch({
+      executablePath: chromiumPath, headless: true, args: ['--no-sandbox', '--enable-unsafe-webgpu'],
+    });
+    try {
+      const page = await openPage(own, `${server.url}tests/harness.html`, 'gpu-lost');
+      await page.waitForFunction(() => window.kite);
+      // Chromium's DevTools protocol crashes the GPU process: every device is lost for real
+      // (reason 'unknown'), and Chromium starts a new GPU process for the next adapter.
+      const cdp = await own.newBrowserCDPSession();
+      await page.exposeFunction('crashGpu', () => cdp.send('Browser.crashGpuProcess'));
+      const r = await page.evaluate(async ({ promptIds }) => {
+        const opts = { backend: 'auto', threads: 1, cache: false, kvFormat: 'f32' };
+        const reply = { temperature: 0, maxTokens: 24, ignoreEos: true };
+        const model = await window.kite.load('/models/stories260K.kite', opts);
+        const backendBefore = model.info.backend;
+        const logitsBefore = Array.from(await model.evaluate(promptIds));
+        const want = (await model.generate(promptIds, reply).result).tokenIds;
+        await model.unload();
+        const again = await window.kite.load('/models/stories260K.kite', opts);
+        const stream = again.generate(promptIds, reply);
+        let pieces = 0;
+        for await (const piece of stream) { if (++pieces === 5) await window.crashGpu(); }
+        const got = await stream.result;
+        const afterStream = { backend: again.info.backend, note: again.info.backendNote };
+        // A second crash right away: a new device again, or (Chromium refusing adapters after
+        // repeated crashes) wasm.
+        await window.crashGpu();
+        const logitsAfter = Array.from(await again.evaluate(promptIds));
+        const afterEvaluate = { backend: again.info.backend, note: again.info.backendNote };
+        const next = (await again.generate(promptIds, { ...reply, maxTokens: 8 }).result).tokenIds;
+        await again.unload();
+        return { backendBefore, afterStream, afterEvaluate, want, got: got.tokenIds, next, logitsBefore, logitsAfter };
+      }, { promptIds: golden.prompt_ids });
+      assert.equal(r.backendBefore, 'webgpu');
+      assert.equal(r.afterStream.backend, 'webgpu', `after the crash: ${r.afterStream.note}`);
+      assert.match(r.afterStream.note, /WebGPU device was lost .*a new one took over/);
+      assert.equal(r.got.length, 24, 'the answer went on to max_tokens after the crash');
+      // The new device evaluated prompt + answer so far in one batch: the same numbers up to
+      // summation order, so greedy ids agree while the reference's margins exceed 1e-3.
+      const firstClose = golden.greedy_margins.findIndex((m) => m <= 1e-3);
+      const n = firstClose < 0 ? 24 : Math.min(24, firstClose);
+      assert.deepEqual(r.got.slice(0, n), r.want.slice(0, n));
+      console.log(`  after the second crash: ${r.afterEvaluate.backend} (${r.afterEvaluate.note})`);
+      assert.match(r.afterEvaluate.note, r.afterEvaluate.backend === 'webgpu' ? /a new one took over/ : /running on wasm/);
+      // f32 weights and cache on either backend: logits within 1e-3 (the parity test's bound).
+      const diff = maxAbsDiff(r.logitsAfter, r.logitsBefore);
+      assert.ok(diff <= 1e-3, `evaluate() after the second crash differs by ${diff}`);
+      // And the next request answers as before the crashes, on whichever backend took over.
+      const m = Math.min(8, n);
+      assert.deepEqual(r.next.slice(0, m), r.want.slice(0, m));
+      await cdp.detach();
+    } finally {
+      await own.close();
+    }
+  });
 });
 
 describe('Kite in Chromium on WebGPU with shader-f16 (lavapipe)', {

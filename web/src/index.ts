@@ -196,6 +196,10 @@ export class KiteModel {
       (msg.level === 'warn' ? console.warn : console.debug)(`[kite] ${msg.message}`);
       return;
     }
+    if (msg.type === 'backend') {
+      this.info = msg.info;
+      return;
+    }
     const p = this.pending.get(msg.id);
     if (!p) return;
     switch (msg.type) {

@@ -53,4 +53,6 @@ export type Reply =
   | { type: 'done'; id: number; result: GenerationResult }
   | { type: 'value'; id: number; value: unknown }
   | { type: 'error'; id: number; code: KiteErrorCode; message: string }
-  | { type: 'log'; level: 'info' | 'warn'; message: string };
+  | { type: 'log'; level: 'info' | 'warn'; message: string }
+  /** The model moved to another backend (its WebGPU device was lost): the new info. */
+  | { type: 'backend'; info: ModelInfo };

@@ -7,6 +7,8 @@ export interface WebGpuBackend {
   readonly name: string;
   /** The KV cache's element type on the GPU (older backends may not say). */
   readonly kvFormat?: 'f16' | 'f32';
+  /** Resolves with a message when the device is lost, with null after destroy() (older backends: absent). */
+  readonly lost?: Promise<string | null>;
   /** Evaluates ids at positions startPos.. and resolves to the last id's logits [vocab]. */
   forward(ids: Int32Array, startPos: number): Promise<Float32Array>;
   /** Forgets the KV cache (a new conversation). */

@@ -29,7 +29,14 @@ interface Loaded {
   // adds (kite_wasm_gen_reuse finds the shared prefix). gpuIds: the ids whose K/V rows the WebGPU
   // cache holds, in order (the last sampled token of a reply is never fed).
   chat: { gen: number; gpuIds: number[] } | null;
+  // What a lost WebGPU device is rebuilt from: the load's choices, and the threads wasm gets if
+  // it has to take over.
+  req: LoadRequest;
+  wasmThreads: number;
 }
+
+/** Thrown inside a turn when the GPU was lost and wasm took over: the turn continues there. */
+class GpuGone extends Error {}
 
 let loaded: Loaded | null = null;
 let abortRequested = false;
@@ -230,8 +237,75 @@ async function load(req: LoadRequest): Promise<ModelInfo> {
     loadMs: performance.now() - t0,
   };
   loaded = { rt, engine, modelPtr: bytes.ptr, info, engineInfo, gpu, context: req.context, kvFormat: req.kvFormat,
-    chat: null };
+    chat: null, req, wasmThreads: threads };
   return info;
+}
+
+// ---- a lost GPU device ----------------------------------------------------------------------
+
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+function setBackend(l: Loaded, gpu: WebGpuBackend | null, note: string): void {
+  l.gpu = gpu;
+  const info = l.info;
+  info.backend = gpu ? 'webgpu' : 'wasm';
+  info.backendNote = note;
+  info.kvFormat = gpu ? (gpu.kvFormat ?? 'f32') : (l.kvFormat as ModelInfo['kvFormat']);
+  info.threads = gpu ? 1 : l.wasmThreads;
+  warn(note);
+  post({ type: 'backend', info });
+}
+
+/**
+ * After a GPU call failed: if the device was lost (a driver reset, a GPU process crash, a mobile
+ * browser reclaiming the GPU), a new backend takes over, built from the weights still in the heap
+ * (its cache starts empty: the caller evaluates the conversation again), or wasm does when no new
+ * device comes and the load allowed it. Returns false when the failure was something else.
+ */
+async function recoverLostGpu(l: Loaded): Promise<boolean> {
+  const gpu = l.gpu;
+  if (!gpu?.lost) return false;
+  // The loss is reported a moment after the call that failed on it, if it was one.
+  const message = await Promise.race([gpu.lost, sleep(2000).then(() => null)]);
+  if (message === null) return false;
+  try {
+    gpu.destroy();
+  } catch { /* the device is gone already */ }
+  l.gpu = null;
+  const { gpu: fresh, note } = await pickGpu({ ...l.req, backend: 'auto' }, l.rt.M, l.engine, l.engineInfo);
+  if (fresh) {
+    setBackend(l, fresh, `the WebGPU device was lost (${message}); a new one took over`);
+  } else if (l.req.backend === 'webgpu') {
+    throw new KiteError('no_webgpu', `the WebGPU device was lost (${message}) and no new one could be made: ${note}`);
+  } else {
+    setBackend(l, null, `the WebGPU device was lost (${message}) and no new one could be made (${note}): running on wasm`);
+  }
+  return true;
+}
+
+/** backend 'webgpu' after a loss nothing replaced: try again, or fail with no_webgpu. */
+async function requireGpu(l: Loaded): Promise<void> {
+  if (l.gpu || l.req.backend !== 'webgpu') return;
+  const { gpu } = await pickGpu(l.req, l.rt.M, l.engine, l.engineInfo);  // throws no_webgpu
+  setBackend(l, gpu, 'a new WebGPU device took over after the last one was lost');
+}
+
+/**
+ * held: the ids whose K/V rows the GPU cache holds, positions 0.. (updated). Evaluates `fresh` at
+ * the positions after them; after a lost device, on a new one from position 0, or throws GpuGone
+ * when wasm took over.
+ */
+async function gpuForward(l: Loaded, held: number[], fresh: number[]): Promise<Float32Array> {
+  let logits: Float32Array;
+  try {
+    logits = await l.gpu!.forward(Int32Array.from(fresh), held.length);
+  } catch (e) {
+    if (!(await recoverLostGpu(l))) throw e;
+    if (!l.gpu) throw new GpuGone();
+    logits = await l.gpu.forward(Int32Array.from([...held, ...fresh]), 0);
+  }
+  held.push(...fresh);
+  return logits;
 }
 
 // ---- generation ---------------------------------------------------------------------------
@@ -303,8 +377,9 @@ async function generate(req: GenerateRequest): Promise<GenerationResult> {
   const M = rt.M;
   const ids = promptIds(l, req);
   if (ids.length === 0) throw new KiteError('invalid_argument', 'the prompt is empty');
+  await requireGpu(l);
   const params = genParams(l, req);
-  const { gen, cached } = startTurn(l, params, ids);
+  let { gen, cached } = startTurn(l, params, ids);
   const tokenIds: number[] = [];
   let text = '';
   let toolScan = 0;
@@ -327,6 +402,7 @@ async function generate(req: GenerateRequest): Promise<GenerationResult> {
     return reason ? (reason as FinishReason) : null;
   };
   try {
+    let onWasm = !l.gpu;
     if (l.gpu) {
       // WebGPU: the GPU computes the logits; the runtime records the prompt (for the repetition
       // penalty), samples, detects stops and releases text exactly as on the wasm path.
@@ -336,28 +412,39 @@ async function generate(req: GenerateRequest): Promise<GenerationResult> {
       const rest = ids.slice(cached);
       if (rt.withInt32s(rest, (p) => M._kite_wasm_gen_record(gen, p, rest.length)) !== 0) throw rt.error('prompt');
       // The GPU cache may hold fewer of the shared ids than the runtime's record (an evaluate() in
-      // between overwrote it): start at the first position where they differ.
+      // between overwrote it): keep it up to the first position where they differ.
       const gpuIds = l.chat!.gpuIds;
       let gpuKept = 0;
       while (gpuKept < cached && gpuKept < gpuIds.length && gpuIds[gpuKept] === ids[gpuKept]) ++gpuKept;
-      gpuIds.length = 0;
-      let logits = await l.gpu.forward(Int32Array.from(ids.slice(gpuKept)), gpuKept);
-      gpuIds.push(...ids);
-      t1 = performance.now();
-      let pos = ids.length;
-      for (;;) {
-        if (aborted()) { finish = 'aborted'; break; }
-        new Float32Array(rt.heap().buffer, logitsPtr, vocab).set(logits.subarray(0, vocab));
-        const tok = M._kite_wasm_gen_accept_logits(gen, logitsPtr);
-        if (tok === -2) throw rt.error('sampling failed');
-        if (tok >= 0) tokenIds.push(tok);
-        const reason = afterStep(tok);
-        if (reason || tok < 0) { finish = reason ?? 'eos'; break; }
-        logits = await l.gpu.forward(Int32Array.of(tok), pos++);
-        gpuIds.push(tok);
-        await yieldToEvents();
+      gpuIds.length = gpuKept;
+      try {
+        let logits = await gpuForward(l, gpuIds, ids.slice(gpuKept));
+        t1 = performance.now();
+        for (;;) {
+          if (aborted()) { finish = 'aborted'; break; }
+          new Float32Array(rt.heap().buffer, logitsPtr, vocab).set(logits.subarray(0, vocab));
+          const tok = M._kite_wasm_gen_accept_logits(gen, logitsPtr);
+          if (tok === -2) throw rt.error('sampling failed');
+          if (tok >= 0) tokenIds.push(tok);
+          const reason = afterStep(tok);
+          if (reason || tok < 0) { finish = reason ?? 'eos'; break; }
+          logits = await gpuForward(l, gpuIds, [tok]);
+          await yieldToEvents();
+        }
+      } catch (e) {
+        if (!(e instanceof GpuGone)) throw e;
+        // wasm took over. Before any token, the turn starts again there; after some, the text
+        // the page has is kept and the call fails (a fresh wasm turn would sample differently).
+        if (tokenIds.length > 0) {
+          throw new KiteError('runtime', `the WebGPU device was lost after ${tokenIds.length} tokens and no new one ` +
+            'could be made: the model now runs on wasm; send the request again');
+        }
+        endChat(l);
+        ({ gen, cached } = startTurn(l, genParams(l, req), ids));
+        onWasm = true;
       }
-    } else {
+    }
+    if (onWasm) {
       const rest = ids.slice(cached);
       const rc = rt.withInt32s(rest, (p) => M._kite_wasm_gen_prefill(gen, p, rest.length));
       if (rc !== 0) throw rt.error('prefill failed');
@@ -401,11 +488,16 @@ async function evaluate(req: EvaluateRequest): Promise<Float32Array> {
   const { rt, info } = l;
   const M = rt.M;
   if (req.ids.length === 0) throw new KiteError('invalid_argument', 'evaluate() needs at least one id');
+  await requireGpu(l);
   if (l.gpu) {
     l.gpu.reset();
     if (l.chat) l.chat.gpuIds.length = 0;  // this forward overwrites the conversation's GPU cache rows
-    const logits = await l.gpu.forward(Int32Array.from(req.ids), 0);
-    return logits.slice(0, info.vocabSize);
+    try {
+      const logits = await gpuForward(l, [], req.ids);
+      return logits.slice(0, info.vocabSize);
+    } catch (e) {
+      if (!(e instanceof GpuGone)) throw e;  // else wasm took over: evaluate there
+    }
   }
   const params = JSON.stringify({ temperature: 0, max_tokens: 1, context: l.context, threads: info.threads,
     kv_format: l.kvFormat });

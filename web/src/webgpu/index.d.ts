@@ -47,6 +47,12 @@ export interface WebGpuBackend {
   readonly maxBatch: number;
   readonly weightBytes: number;
   readonly kvBytes: number;
+  /**
+   * Resolves with the browser's message when the device is lost (a driver reset, a GPU process
+   * crash, the browser reclaiming the GPU); with null after destroy(). Every forward after a loss
+   * rejects; the weights are still in the wasm heap, so a new backend can be created from them.
+   */
+  readonly lost: Promise<string | null>;
   /** Evaluates ids at positions startPos.. and resolves to the logits [vocab] of the last one. */
   forward(ids: Int32Array, startPos: number): Promise<Float32Array>;
   /** Forgets the conversation (positions restart at 0; the cache is overwritten as it is refilled). */

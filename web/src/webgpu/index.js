@@ -82,6 +82,14 @@ export async function createWebGpuBackend(module, engine, info, options = {}) {
     if (oom) throw new Error(`WebGPU backend: out of GPU memory while uploading weights: ${oom.message}`);
     if (invalid) throw new Error(`WebGPU backend: ${invalid.message}`);
     const adapterInfo = describeAdapter(adapter);
+    // A lost device (driver reset, GPU process crash, a mobile browser reclaiming the GPU) fails
+    // every later call; `lost` tells the worker so it can rebuild the backend or go back to wasm.
+    let lostMessage = null;
+    const lost = device.lost.then((i) => {
+      if (i.reason === 'destroyed') return null;  // our own destroy()
+      lostMessage = i.message || 'no reason given';
+      return lostMessage;
+    });
     return {
       name: 'webgpu',
       features: [...features],
@@ -93,8 +101,12 @@ export async function createWebGpuBackend(module, engine, info, options = {}) {
       maxBatch,
       weightBytes: graph.weightBytes,
       kvBytes: graph.kvBytes,
+      lost,
       // A copy: calls are queued, and the caller may reuse its array (or a view of the wasm heap).
-      forward: (ids, startPos) => graph.forward(Int32Array.from(ids), startPos),
+      forward: (ids, startPos) => {
+        if (lostMessage !== null) return Promise.reject(new Error(`WebGPU device lost: ${lostMessage}`));
+        return graph.forward(Int32Array.from(ids), startPos);
+      },
       // The cache is written before it is read at every position, so forgetting it needs no GPU work.
       reset() {},
       destroy() {
