@@ -217,11 +217,14 @@ class Generation {
       FinishText("max_tokens");
       return id;
     }
+    // Every id in history_ needs a position when it is fed back, here (cpu) or by the caller's
+    // forward (the WebGPU path records the prompt and feeds tokens itself, so the session's own
+    // position says nothing there).
+    if (static_cast<int64_t>(history_.size()) > session_->context_tokens()) {
+      FinishText("context_full");
+      return id;
+    }
     if (cpu) {
-      if (session_->position() + 1 > session_->context_tokens()) {
-        FinishText("context_full");
-        return id;
-      }
       // The token is in history_ already; Eval appends it (and anything recorded without a forward)
       // to the session's own record.
       const int64_t done = session_->position();

@@ -486,6 +486,30 @@ describe('Kite in Chromium on WebGPU (SwiftShader)', {
     await page.close();
   });
 
+  test('WebGPU and wasm hold the same context: a long reply ends with context_full on both', async () => {
+    const page = await openPage(browser, `${server.url}tests/harness.html`, 'context-full');
+    await page.waitForFunction(() => window.kite);
+    const run = (backend, context) => page.evaluate(async ({ backend, context, promptIds }) => {
+      const model = await window.kite.load('/models/stories260K.kite', { backend, threads: 1, cache: false, kvFormat: 'f32', context });
+      const info = { backend: model.info.backend, contextTokens: model.info.contextTokens };
+      const res = context ? await model.generate(promptIds, { temperature: 0, maxTokens: 1000, ignoreEos: true }).result : null;
+      await model.unload();
+      return { info, tokenIds: res?.tokenIds, finish: res?.stats.finishReason };
+    }, { backend, context, promptIds: golden.prompt_ids });
+    // No context asked for: the model's 512 positions (capped at 4096) on both.
+    for (const backend of ['webgpu', 'wasm']) assert.deepEqual((await run(backend, 0)).info, { backend, contextTokens: 512 });
+    const context = golden.prompt_ids.length + 30;
+    const gpu = await run('webgpu', context), cpu = await run('wasm', context);
+    assert.deepEqual(gpu.info, { backend: 'webgpu', contextTokens: context });
+    assert.equal(gpu.finish, 'context_full');
+    assert.equal(cpu.finish, 'context_full');
+    assert.equal(gpu.tokenIds.length, cpu.tokenIds.length, 'both stop at the same position');
+    const firstClose = golden.greedy_margins.findIndex((m) => m <= 1e-3);
+    const n = Math.min(gpu.tokenIds.length, firstClose < 0 ? Infinity : firstClose);
+    assert.deepEqual(gpu.tokenIds.slice(0, n), cpu.tokenIds.slice(0, n));
+    await page.close();
+  });
+
   test('WebGPU: a lost device (GPU process crash) is replaced mid-answer, or wasm takes over', async () => {
     // A browser of its own: after two GPU process crashes in a row Chromium may refuse adapters
     // for the rest of its session, which must not reach the other tests.

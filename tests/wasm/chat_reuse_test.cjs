@@ -1,6 +1,7 @@
 // kite_wasm_gen_reuse (the next chat turn keeps the KV cache of the shared prefix) on stories260K:
 // after a reply, a prompt that extends the conversation keeps everything already there, a prompt
-// that diverges keeps exactly the common prefix, a repeated prompt keeps all but its last token.
+// that diverges keeps exactly the common prefix, a repeated prompt keeps all but its last token;
+// a reply reaching the context's end stops there whether the CPU or the caller feeds its tokens.
 // Each continued generation must give what a fresh generation prefilled with the whole prompt gives:
 // logits within 2e-4 and the same greedy tokens. The KV cache is f32 here: the reused rows of
 // generated tokens were computed one token at a time and the fresh ones in a batch, so their f32
@@ -58,6 +59,36 @@ function maxAbsDiff(a, b) {
   const diverged = [...ref.prompt_ids.slice(0, 3), ...more];
   check('diverges after 3 tokens', diverged, 3);
   check('repeats the prompt', diverged, diverged.length - 1);
+
+  // The context's end: a reply whose tokens the caller feeds (record + accept_logits, as the
+  // WebGPU path does) stops with context_full exactly where a reply the CPU feeds does, so a GPU
+  // cache of the same length is never asked for a position past its end.
+  const context = ref.prompt_ids.length + 7;
+  const params = { temperature: 0, max_tokens: 100, ignore_eos: true, kv_format: 'f32', context };
+  const cpu = engine.generation(params);
+  cpu.prefill(ref.prompt_ids);
+  const cpuIds = greedy(cpu);
+  assert.strictEqual(cpu.stopReason(), 'context_full');
+  assert.strictEqual(cpuIds.length, context - ref.prompt_ids.length + 1, 'the last sampled token is returned, not fed');
+  const fed = engine.generation(params);
+  const forward = engine.generation(params);  // stands in for the caller's forward pass
+  fed.record(ref.prompt_ids);
+  forward.prefill(ref.prompt_ids);
+  const fedIds = [];
+  let positions = ref.prompt_ids.length;
+  for (;;) {
+    const id = fed.acceptLogits(forward.logits());
+    if (id < 0) break;
+    fedIds.push(id);
+    if (fed.stopReason()) break;
+    forward.prefill([id]);
+    positions += 1;
+  }
+  assert.strictEqual(fed.stopReason(), 'context_full');
+  assert.deepStrictEqual(fedIds, cpuIds, 'fed by the caller: the same reply');
+  assert.strictEqual(positions, context, 'the caller fed exactly `context` positions');
+  console.log(`context ${context}: both replies end with context_full after ${cpuIds.length} tokens`);
+  [cpu, fed, forward].forEach((g) => g.destroy());
 
   assert.throws(() => chat.reuse({ temperature: 0 }, []), /reuse needs/);
   assert.throws(() => chat.reuse({ max_tokens: 0 }, diverged), /max_tokens must be > 0/);

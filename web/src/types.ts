@@ -86,10 +86,14 @@ export interface ModelInfo {
   /** The wasm runtime's CPU kernel set: 'wasm-relaxed-simd' where the browser has relaxed SIMD and
    * the runtime folder has kite-relaxed.mjs, 'wasm-simd128' otherwise. */
   kernels: string;
-  /** Why 'auto' did not pick WebGPU (empty when it did, or when wasm was asked for). */
+  /** Why 'auto' did not pick WebGPU (empty when it did, or when wasm was asked for), or what
+   * happened when a lost WebGPU device was replaced. */
   backendNote: string;
   /** The KV cache format in use (on WebGPU 'f16' or 'f32'). */
   kvFormat: 'f16' | 'f32' | 'q8';
+  /** Positions a conversation can hold (the `context` option, or the model's maximum capped at
+   * 4096), the same on either backend: a reply that reaches it ends with 'context_full'. */
+  contextTokens: number;
   threads: number;
   crossOriginIsolated: boolean;
   /** Where the bytes came from. */

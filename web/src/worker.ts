@@ -210,6 +210,11 @@ async function load(req: LoadRequest): Promise<ModelInfo> {
     rt.free(bytes.ptr);
     throw toKiteError(e);
   }
+  // One context for both backends, by the runtime's rule (runtime/llm/session.cc): the asked-for
+  // length, else the model's maximum capped at 4096. The wasm generation and the GPU cache must
+  // agree, or a long reply would overrun the GPU's cache instead of ending with 'context_full'.
+  const maxPositions = Number((engineInfo.config as Record<string, unknown> | undefined)?.max_position_embeddings ?? 0);
+  req = { ...req, context: req.context > 0 ? req.context : Math.min(maxPositions > 0 ? maxPositions : 4096, 4096) };
   const { gpu, note } = await pickGpu(req, M, engine, engineInfo).catch((e) => {
     M!._kite_wasm_engine_destroy(engine);
     rt.free(bytes.ptr);
@@ -231,6 +236,7 @@ async function load(req: LoadRequest): Promise<ModelInfo> {
     backend: gpu ? 'webgpu' : 'wasm',
     backendNote: notes.join('; '),
     kvFormat: gpu ? (gpu.kvFormat ?? 'f32') : req.kvFormat,
+    contextTokens: req.context,
     threads: gpu ? 1 : threads,
     crossOriginIsolated: isolated,
     source: bytes.source,
