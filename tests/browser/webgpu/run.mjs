@@ -106,11 +106,19 @@ async function main() {
     console.error(`unknown --adapter ${adapter} (swiftshader or lavapipe)`);
     process.exit(2);
   }
-  const browser = await chromium.launch(launch);
+  // Each suite (and each KV cache pass of the wasm suite) gets a browser of its own: on lavapipe
+  // (Mesa 22.3.6) Chromium's GPU process keeps growing as devices are created and destroyed (not on
+  // SwiftShader, which stays at 0.1-0.3 GB), and it died at about 1.2 GB, some 80 devices into one
+  // session. Split like this, its peak was 0.85 GB (the wasm suite's pass over 15 models).
+  const runs = [];
+  for (const suite of suites) {
+    const passes = suite === 'wasm' ? (opt('kv-cache') || 'f32,auto').split(',') : [opt('kv-cache')];
+    for (const kvCache of passes) runs.push({ suite, kvCache });
+  }
   let failures = 0;
   const started = Date.now();
   try {
-    for (const suite of suites) {
+    for (const { suite, kvCache } of runs) {
       const t0 = Date.now();
       let query = `suite=${suite}${requireF16 ? '&require_f16=1' : ''}`;
       if (['wasm', 'bench'].includes(suite)) {
@@ -122,16 +130,18 @@ async function main() {
           continue;
         }
         if (opt('activations')) query += `&activations=${opt('activations')}`;
-        if (opt('kv-cache')) query += `&kv_cache=${opt('kv-cache')}`;
+        if (kvCache) query += `&kv_cache=${kvCache}`;
         if (opt('max-batch')) query += `&max_batch=${opt('max-batch')}`;
         if (opt('prompt')) query += `&prompt=${opt('prompt')}&steps=${opt('steps', '4')}`;
         if (opt('context')) query += `&context=${opt('context')}`;
         query += `&wasm=/${wasmDir}/kite.mjs&models=/${modelsDir}&list=${wasmModels}`;
       }
+      const browser = await chromium.launch(launch);
       const page = await browser.newPage();
       page.on('console', (m) => { if (m.type() === 'error') console.log(`  [console.error] ${m.text()}`); });
       page.on('pageerror', (e) => console.log(`  [pageerror] ${e.message}`));
-      console.log(`== ${suite}`);
+      const name = suite === 'wasm' && kvCache ? `${suite} (${kvCache} KV cache)` : suite;
+      console.log(`== ${name}`);
       await page.goto(`${base}/tests/browser/webgpu/index.html?${query}`);
       let r;
       try {
@@ -142,12 +152,11 @@ async function main() {
         r = { ...r, failures: (r.failures || 0) + 1, lines: [...(r.lines || []), `FAIL ${suite}: timed out after ${suiteTimeoutMs} ms`] };
       }
       for (const line of r.lines) console.log(`  ${line}`);
-      console.log(`== ${suite}: ${r.checks ?? 0} checks, ${r.failures} failed (${((Date.now() - t0) / 1000).toFixed(1)} s)`);
+      console.log(`== ${name}: ${r.checks ?? 0} checks, ${r.failures} failed (${((Date.now() - t0) / 1000).toFixed(1)} s)`);
       failures += r.failures;
-      await page.close();
+      await browser.close();
     }
   } finally {
-    await browser.close();
     server.close();
   }
   console.log(`${failures ? 'FAILED' : 'PASSED'}: ${failures} failure(s) in ${((Date.now() - started) / 1000).toFixed(1)} s`);
