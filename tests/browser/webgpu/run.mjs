@@ -116,6 +116,7 @@ async function main() {
     for (const kvCache of passes) runs.push({ suite, kvCache });
   }
   let failures = 0;
+  const skipped = new Set();
   const started = Date.now();
   try {
     for (const { suite, kvCache } of runs) {
@@ -125,8 +126,11 @@ async function main() {
         const missing = [path.join(wasmDir, 'kite.mjs'), ...wasmModels.split(',').map((m) => path.join(modelsDir, `${m}.kite`))]
           .filter((f) => !fs.existsSync(path.resolve(root, f)));
         if (missing.length) {
-          console.log(`== wasm: SKIPPED, missing ${missing.join(', ')} (build the wasm module; run prepare_models.sh)`);
-          if (requireWasm) failures += 1;
+          if (!skipped.has(suite)) {  // once, not once per cache pass
+            console.log(`== ${suite}: SKIPPED, missing ${missing.join(', ')} (build the wasm module; run prepare_models.sh)`);
+            if (requireWasm) failures += 1;
+          }
+          skipped.add(suite);
           continue;
         }
         if (opt('activations')) query += `&activations=${opt('activations')}`;
