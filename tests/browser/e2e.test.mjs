@@ -568,6 +568,44 @@ describe('Kite in Chromium on WebGPU (SwiftShader)', {
       await own.close();
     }
   });
+
+  test('WebGPU: with backend \'webgpu\' a lost device is never replaced by wasm', async () => {
+    const own = await chromium.launch({
+      executablePath: chromiumPath, headless: true, args: ['--no-sandbox', '--enable-unsafe-webgpu'],
+    });
+    try {
+      const page = await openPage(own, `${server.url}tests/harness.html`, 'gpu-lost-strict');
+      await page.waitForFunction(() => window.kite);
+      const cdp = await own.newBrowserCDPSession();
+      await page.exposeFunction('crashGpu', () => cdp.send('Browser.crashGpuProcess'));
+      const outcomes = await page.evaluate(async ({ promptIds }) => {
+        const model = await window.kite.load('/models/stories260K.kite', { backend: 'webgpu', threads: 1, cache: false, kvFormat: 'f32' });
+        const out = [];
+        for (let crash = 0; crash < 3; ++crash) {
+          await window.crashGpu();
+          try {
+            const res = await model.generate(promptIds, { temperature: 0, maxTokens: 4, ignoreEos: true }).result;
+            out.push({ backend: res.stats.backend, info: model.info.backend, tokens: res.tokenIds.length });
+          } catch (e) {
+            out.push({ code: e.code, message: e.message, info: model.info.backend });
+          }
+        }
+        await model.unload();
+        return out;
+      }, { promptIds: golden.prompt_ids });
+      await cdp.detach();
+      console.log(`  after each crash: ${outcomes.map((o) => o.code ?? o.backend).join(', ')}`);
+      // Each request after a crash runs on a new device or fails with no_webgpu (Chromium refuses
+      // adapters after repeated crashes); it never runs on wasm, and the info never says wasm.
+      for (const o of outcomes) {
+        if (o.code) assert.equal(o.code, 'no_webgpu', o.message);
+        else assert.deepEqual(o, { backend: 'webgpu', info: 'webgpu', tokens: 4 });
+        assert.equal(o.info, 'webgpu');
+      }
+    } finally {
+      await own.close();
+    }
+  });
 });
 
 describe('Kite in Chromium on WebGPU with shader-f16 (lavapipe)', {
