@@ -23,14 +23,12 @@ interface Loaded {
   info: ModelInfo;
   engineInfo: Record<string, unknown>;
   gpu: WebGpuBackend | null;
-  context: number;
-  kvFormat: string;
   // The conversation kept between generate calls, so the next turn only evaluates what its prompt
   // adds (kite_wasm_gen_reuse finds the shared prefix). gpuIds: the ids whose K/V rows the WebGPU
   // cache holds, in order (the last sampled token of a reply is never fed).
   chat: { gen: number; gpuIds: number[] } | null;
-  // What a lost WebGPU device is rebuilt from: the load's choices, and the threads wasm gets if
-  // it has to take over.
+  // The load's choices (its context resolved: every generation and the GPU cache use it), which a
+  // lost WebGPU device is also rebuilt from, and the threads wasm gets if it has to take over.
   req: LoadRequest;
   wasmThreads: number;
 }
@@ -148,7 +146,7 @@ async function pickGpu(req: LoadRequest, M: KiteModule, engine: number, engineIn
           note = `WebGPU is unavailable: ${why}`;
         } else {
           const gpu = await mod.createWebGpuBackend(M, engine, engineInfo, {
-            contextTokens: req.context > 0 ? req.context : undefined,
+            contextTokens: req.context,
             // The GPU cache holds f16 or f32: kvFormat 'f32' keeps f32 (exact comparisons); 'f16'
             // (the default) and 'q8' get f16 (the GPU backend has no q8 cache).
             kvCache: req.kvFormat === 'f32' ? 'f32' : 'auto',
@@ -242,8 +240,7 @@ async function load(req: LoadRequest): Promise<ModelInfo> {
     source: bytes.source,
     loadMs: performance.now() - t0,
   };
-  loaded = { rt, engine, modelPtr: bytes.ptr, info, engineInfo, gpu, context: req.context, kvFormat: req.kvFormat,
-    chat: null, req, wasmThreads: threads };
+  loaded = { rt, engine, modelPtr: bytes.ptr, info, engineInfo, gpu, chat: null, req, wasmThreads: threads };
   return info;
 }
 
@@ -256,7 +253,7 @@ function setBackend(l: Loaded, gpu: WebGpuBackend | null, note: string): void {
   const info = l.info;
   info.backend = gpu ? 'webgpu' : 'wasm';
   info.backendNote = note;
-  info.kvFormat = gpu ? (gpu.kvFormat ?? 'f32') : (l.kvFormat as ModelInfo['kvFormat']);
+  info.kvFormat = gpu ? (gpu.kvFormat ?? 'f32') : l.req.kvFormat;
   info.threads = gpu ? 1 : l.wasmThreads;
   warn(note);
   post({ type: 'backend', info });
@@ -348,9 +345,9 @@ function genParams(l: Loaded, req: GenerateRequest): string {
     max_tokens: o.maxTokens ?? 256,
     stop: o.stop ?? [],
     ignore_eos: o.ignoreEos ?? false,
-    context: l.context,
+    context: l.req.context,
     threads: l.info.threads,
-    kv_format: l.kvFormat,
+    kv_format: l.req.kvFormat,
   });
 }
 
@@ -505,8 +502,8 @@ async function evaluate(req: EvaluateRequest): Promise<Float32Array> {
       if (!(e instanceof GpuGone)) throw e;  // else wasm took over: evaluate there
     }
   }
-  const params = JSON.stringify({ temperature: 0, max_tokens: 1, context: l.context, threads: info.threads,
-    kv_format: l.kvFormat });
+  const params = JSON.stringify({ temperature: 0, max_tokens: 1, context: l.req.context, threads: info.threads,
+    kv_format: l.req.kvFormat });
   const gen = rt.withCString(params, (p) => M._kite_wasm_gen_create(l.engine, p));
   if (!gen) throw rt.error('could not start an evaluation');
   try {

@@ -20,7 +20,7 @@
 // attention reads only the window either way, so the numbers are the same.
 
 import { ForwardGraph } from './forward_graph.js';
-import { matrixSpec, vectorSpec } from './model.js';
+import { matrixSpec, vectorSpec, projectionSpecs, PROJECTIONS } from './model.js';
 import { makeRopeTable } from './rope_table.js';
 
 const onePlus = (w) => w.map((v) => Math.fround(1 + v));
@@ -46,22 +46,9 @@ export class Gemma3Graph extends ForwardGraph {
         postFfnNorm: vectorSpec(table, `${p}post_feedforward_layernorm.weight`, D),
         qNorm: vectorSpec(table, `${p}self_attn.q_norm.weight`, hd),
         kNorm: vectorSpec(table, `${p}self_attn.k_norm.weight`, hd),
-        wq: matrixSpec(table, `${p}self_attn.q_proj.weight`, H * hd, D),
-        wk: matrixSpec(table, `${p}self_attn.k_proj.weight`, KV * hd, D),
-        wv: matrixSpec(table, `${p}self_attn.v_proj.weight`, KV * hd, D),
-        wo: matrixSpec(table, `${p}self_attn.o_proj.weight`, D, H * hd),
-        bq: vectorSpec(table, `${p}self_attn.q_proj.bias`, H * hd, false),
-        bk: vectorSpec(table, `${p}self_attn.k_proj.bias`, KV * hd, false),
-        bv: vectorSpec(table, `${p}self_attn.v_proj.bias`, KV * hd, false),
-        bo: vectorSpec(table, `${p}self_attn.o_proj.bias`, D, false),
-        gate: matrixSpec(table, `${p}mlp.gate_proj.weight`, F, D),
-        up: matrixSpec(table, `${p}mlp.up_proj.weight`, F, D),
-        down: matrixSpec(table, `${p}mlp.down_proj.weight`, D, F),
-        bGate: vectorSpec(table, `${p}mlp.gate_proj.bias`, F, false),
-        bUp: vectorSpec(table, `${p}mlp.up_proj.bias`, F, false),
-        bDown: vectorSpec(table, `${p}mlp.down_proj.bias`, D, false),
+        ...projectionSpecs(table, p, c),
       };
-      for (const k of ['wq', 'wk', 'wv', 'wo', 'gate', 'up', 'down']) specs.push(L[k]);
+      for (const k of PROJECTIONS) specs.push(L[k]);
       layerSpecs.push(L);
     }
     const finalNorm = vectorSpec(table, 'model.norm.weight', D);

@@ -127,3 +127,30 @@ export function vectorSpec(table, name, length, required = true) {
   }
   return t;
 }
+
+/** The weight matrices among projectionSpecs' fields, in upload order. */
+export const PROJECTIONS = ['wq', 'wk', 'wv', 'wo', 'gate', 'up', 'down'];
+
+/**
+ * The attention and gated-MLP projections of a Llama-shaped layer (Llama family, Gemma 3), with
+ * their optional biases; p is the layer's prefix ('model.layers.N.').
+ */
+export function projectionSpecs(table, p, c) {
+  const D = c.hidden_size, F = c.intermediate_size, H = c.num_heads, KV = c.num_kv_heads, hd = c.head_dim;
+  return {
+    wq: matrixSpec(table, `${p}self_attn.q_proj.weight`, H * hd, D),
+    wk: matrixSpec(table, `${p}self_attn.k_proj.weight`, KV * hd, D),
+    wv: matrixSpec(table, `${p}self_attn.v_proj.weight`, KV * hd, D),
+    wo: matrixSpec(table, `${p}self_attn.o_proj.weight`, D, H * hd),
+    bq: vectorSpec(table, `${p}self_attn.q_proj.bias`, H * hd, false),
+    bk: vectorSpec(table, `${p}self_attn.k_proj.bias`, KV * hd, false),
+    bv: vectorSpec(table, `${p}self_attn.v_proj.bias`, KV * hd, false),
+    bo: vectorSpec(table, `${p}self_attn.o_proj.bias`, D, false),
+    gate: matrixSpec(table, `${p}mlp.gate_proj.weight`, F, D),
+    up: matrixSpec(table, `${p}mlp.up_proj.weight`, F, D),
+    down: matrixSpec(table, `${p}mlp.down_proj.weight`, D, F),
+    bGate: vectorSpec(table, `${p}mlp.gate_proj.bias`, F, false),
+    bUp: vectorSpec(table, `${p}mlp.up_proj.bias`, F, false),
+    bDown: vectorSpec(table, `${p}mlp.down_proj.bias`, D, false),
+  };
+}
