@@ -392,6 +392,7 @@ KITE_WASM_EXPORT char* kite_wasm_engine_info_json(kite_engine* engine) {
                          {"group_size", e.artifact().quantization().group_size}};
     j["weight_bytes"] = e.artifact().weight_bytes();
     j["kv_bytes_per_token"] = e.model().kv_bytes_per_token();
+    j["default_context_tokens"] = kite::DefaultContextTokens(e.config());  // a generation with context 0 gets this
     nlohmann::json tensors = nlohmann::json::array();
     for (const kite::TensorView& t : e.artifact().tensors()) tensors.push_back(TensorJson(t));
     j["tensors"] = std::move(tensors);

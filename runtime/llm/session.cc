@@ -14,6 +14,12 @@ double MsSince(std::chrono::steady_clock::time_point start) {
 
 }  // namespace
 
+int64_t DefaultContextTokens(const ModelConfig& config) {
+  constexpr int64_t kDefaultCap = 4096;
+  return config.max_position_embeddings > 0 ? std::min<int64_t>(config.max_position_embeddings, kDefaultCap)
+                                            : kDefaultCap;
+}
+
 Session::Session(const Engine& engine, int n_threads)
     : engine_(engine), pool_(n_threads), sampler_(engine.config().vocab_size, SamplingParams()) {}
 
@@ -24,7 +30,7 @@ Result<std::unique_ptr<Session>> Session::Create(const Engine& engine, const Ses
   if (threads > 256) return InvalidArgument("at most 256 threads");
   int64_t context = options.context_tokens;
   const int64_t model_max = engine.config().max_position_embeddings > 0 ? engine.config().max_position_embeddings : 4096;
-  if (context <= 0) context = std::min<int64_t>(model_max, 4096);
+  if (context <= 0) context = DefaultContextTokens(engine.config());
   if (context > model_max) {
     return InvalidArgument("context of " + std::to_string(context) + " tokens exceeds the model's maximum of " +
                            std::to_string(model_max));

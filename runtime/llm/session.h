@@ -20,7 +20,7 @@ namespace kite {
 class StreamingDecoder;
 
 struct SessionOptions {
-  int64_t context_tokens = 0;  // 0: the model's max_position_embeddings, capped at 4096
+  int64_t context_tokens = 0;  // 0: DefaultContextTokens(the engine's config)
   int n_threads = 0;           // 0: one per core, at most 8
   int64_t max_batch = 64;      // prompt tokens evaluated per forward pass
   // How the K/V cache stores rows: f16 halves the cache and the attention traffic of f32 for an
@@ -34,6 +34,12 @@ struct GenerateOptions {
   std::vector<std::string> stop_strings;
   bool stop_on_eos = true;
 };
+
+// The context a session gets when SessionOptions::context_tokens is 0: the model's
+// max_position_embeddings (4096 when the config has none), capped at 4096 so a long-context model
+// does not reserve a KV cache for 128K tokens by default. The wasm API reports it as
+// `default_context_tokens` so the web package's GPU cache takes the same length.
+int64_t DefaultContextTokens(const ModelConfig& config);
 
 // Length of the longest suffix of `text` that is a proper prefix of some stop string: streaming
 // holds those bytes back until it knows they do not start a stop string (also the wasm stepper's).

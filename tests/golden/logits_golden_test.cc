@@ -152,6 +152,26 @@ INSTANTIATE_TEST_SUITE_P(
                       GoldenModel{"qwen3", "models/random/qwen3", "--quant f32 --no-tokenizer --quiet", 1e-3, false}),
     [](const ::testing::TestParamInfo<GoldenModel>& info) { return info.param.name; });
 
+// A session that asks for no context gets DefaultContextTokens: the model's positions, capped at
+// 4096 (4096 when the config has none). The wasm API reports the same value to the web package.
+TEST(DefaultContext, IsTheModelsPositionsCappedAt4096) {
+  ModelConfig config;
+  config.max_position_embeddings = 512;
+  EXPECT_EQ(DefaultContextTokens(config), 512);
+  config.max_position_embeddings = 131072;
+  EXPECT_EQ(DefaultContextTokens(config), 4096);
+  config.max_position_embeddings = 0;
+  EXPECT_EQ(DefaultContextTokens(config), 4096);
+
+  const std::string artifact = ConvertShared("models/stories260K/hf", "--quant f32 --quiet");
+  std::unique_ptr<Engine> engine = LoadEngine(artifact);
+  ASSERT_NE(engine, nullptr);
+  auto session = Session::Create(*engine, SessionOptions());
+  ASSERT_TRUE(session.ok()) << session.status().ToString();
+  EXPECT_EQ((*session)->context_tokens(), DefaultContextTokens(engine->config()));
+  EXPECT_EQ((*session)->context_tokens(), 512);
+}
+
 }  // namespace
 }  // namespace testing
 }  // namespace kite

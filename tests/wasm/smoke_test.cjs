@@ -17,6 +17,8 @@ const { loadKite } = require('./kite_node.cjs');
   const info = engine.info();
   assert.strictEqual(info.config.vocab_size, 512);
   assert.strictEqual(info.bos_id, 1);
+  // The context a generation without `context` gets (stories260K: its 512 learned positions).
+  assert.strictEqual(info.default_context_tokens, 512);
   const embed = info.tensors.find((t) => t.name.includes('embed'));
   assert(embed && embed.ptr > 0 && embed.bytes > 0, 'tensors carry heap offsets');
 

@@ -208,11 +208,17 @@ async function load(req: LoadRequest): Promise<ModelInfo> {
     rt.free(bytes.ptr);
     throw toKiteError(e);
   }
-  // One context for both backends, by the runtime's rule (runtime/llm/session.cc): the asked-for
-  // length, else the model's maximum capped at 4096. The wasm generation and the GPU cache must
-  // agree, or a long reply would overrun the GPU's cache instead of ending with 'context_full'.
-  const maxPositions = Number((engineInfo.config as Record<string, unknown> | undefined)?.max_position_embeddings ?? 0);
-  req = { ...req, context: req.context > 0 ? req.context : Math.min(maxPositions > 0 ? maxPositions : 4096, 4096) };
+  // One context for both backends: the asked-for length, else the runtime's default, which the
+  // engine reports (DefaultContextTokens in runtime/llm/session.h). The wasm generation and the GPU
+  // cache must agree, or a long reply would overrun the GPU's cache instead of ending with
+  // 'context_full'.
+  const defaultContext = Number(engineInfo.default_context_tokens);
+  if (!(req.context > 0) && !(defaultContext > 0)) {
+    M._kite_wasm_engine_destroy(engine);
+    rt.free(bytes.ptr);
+    throw new KiteError('runtime', 'the engine reported no default_context_tokens (a kite wasm module older than this package?)');
+  }
+  req = { ...req, context: req.context > 0 ? req.context : defaultContext };
   const { gpu, note } = await pickGpu(req, M, engine, engineInfo).catch((e) => {
     M!._kite_wasm_engine_destroy(engine);
     rt.free(bytes.ptr);

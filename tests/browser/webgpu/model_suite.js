@@ -91,7 +91,7 @@ function buildModel(seed, cfg, dtype, groupSize, { bias = false, qkNorm = false 
     return entry;
   });
   if (cfg.tie_word_embeddings && quantized['model.embed_tokens.weight']) quantized['lm_head.weight'] = quantized['model.embed_tokens.weight'];
-  return { module: { HEAPU8: heap }, info: { architecture: cfg.architecture, config: cfg, tensors }, values, quantized };
+  return { module: { HEAPU8: heap }, info: { architecture: cfg.architecture, config: cfg, tensors, default_context_tokens: 64 }, values, quantized };
 }
 
 const base = { vocab_size: 101, hidden_size: 64, intermediate_size: 96, num_layers: 2, num_heads: 4, num_kv_heads: 2,
@@ -194,6 +194,8 @@ runSuite(async () => {
       check(`refuses ${label}`, e.message.includes(reason) ? 0 : 1, 0, `(${e.message})`);
     }
   };
+  await refused('an engine info without default_context_tokens, and no contextTokens', (info) => { delete info.default_context_tokens; }, {},
+    'no default_context_tokens');
   await refused('DeepSeek-V2 (MLA)', (info) => { info.architecture = 'DeepseekV2ForCausalLM'; }, {}, 'has no WebGPU graph');
   await refused('Qwen3-MoE', (info) => { info.architecture = 'Qwen3MoeForCausalLM'; }, {}, 'has no WebGPU graph');
   await refused('a mixture-of-experts layer', (info) => { info.config.num_experts = 4; }, {}, 'mixture-of-experts');

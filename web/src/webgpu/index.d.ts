@@ -14,7 +14,7 @@ export interface WebGpuAvailability {
 export interface WebGpuBackendOptions {
   /** fraction in [0, 1] of the weight bytes uploaded so far. */
   onProgress?: (fraction: number, detail: { doneBytes: number; totalBytes: number }) => void;
-  /** KV cache length in tokens (default: info.context_tokens, else min(max_position_embeddings, 4096) as the runtime's). */
+  /** KV cache length in tokens (default: info.default_context_tokens, the runtime's default that the engine reports). */
   contextTokens?: number;
   /** Tokens per forward pass when a prompt is evaluated (default 32). */
   maxBatch?: number;

@@ -63,8 +63,9 @@ export async function createWebGpuBackend(module, engine, info, options = {}) {
     const sources = options.shaderSources || await loadShaderSources(options.shaderBaseUrl || defaultShaderBaseUrl());
     const kvStorage = kvStorageFor(options.kvCache, features, cfg.num_kv_heads * cfg.head_dim);
     const ops = new Ops(device, new PipelineCache(device, sources, { subgroups: features.has('subgroups'), kvStorage }));
-    // The runtime's default (runtime/llm/session.cc): the model's maximum, capped at 4096.
-    const requestedContext = options.contextTokens || info.context_tokens || Math.min(cfg.max_position_embeddings || 4096, 4096);
+    // Else the runtime's default, as the engine reports it (DefaultContextTokens, runtime/llm/session.h).
+    const requestedContext = options.contextTokens || info.default_context_tokens;
+    if (!(requestedContext > 0)) throw new Error('WebGPU backend: no contextTokens and no default_context_tokens in the engine info');
     const contextTokens = Math.max(1, Math.floor(requestedContext));
     const maxBatch = Math.max(1, Math.floor(options.maxBatch || 32));
     // dot4I8Packed (the int8 path) is a WGSL language feature; without it, activations stay f32.
