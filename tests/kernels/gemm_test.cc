@@ -192,8 +192,9 @@ void TestAllPatternsWiden(WeightFormat format) {
 TEST(GemmF16, AllHalfPatternsWidenExactly) { TestAllPatternsWiden(WeightFormat::kF16); }
 TEST(GemmBf16, AllBf16PatternsWidenExactly) { TestAllPatternsWiden(WeightFormat::kBf16); }
 
-// All 65536 f16 patterns as Q4 group scales: row h has scale h on block h % 5 of its 5 blocks (one
-// full 4-block step of the wasm decode loop and a partial one) and scale 0 elsewhere; every weight
+// All 65536 f16 patterns as Q4 group scales: row h has scale h on block h % B of its B = 5 or 6
+// blocks (one full 4-block step of the wasm decode loop and a partial one of 1 or 2 blocks, which
+// the wasm decode takes for two rows at a time) and scale 0 elsewhere; every weight
 // code is +1 and x is code 1 at the first column of each block with scale 1, so y[h] is the
 // widened scale exactly for finite scales. An Inf or NaN scale must give Inf or NaN: which one is left
 // to the kernel (the weights q * Inf meet x = 0 in the other columns, and 0 * Inf is NaN, so some
@@ -201,29 +202,31 @@ TEST(GemmBf16, AllBf16PatternsWidenExactly) { TestAllPatternsWiden(WeightFormat:
 // converts finite scales only and hands rows with Inf/NaN scales to an exact path. M = 1 and 2,
 // groups of 32.
 TEST(GemmQ4, AllScalePatternsConvertExactly) {
-  const int64_t n = 65536, k = 160, blocks = k / 32;
-  std::vector<uint8_t> w(static_cast<size_t>(n * k / 2), 0x99);  // nibbles 9: code +1
-  std::vector<uint16_t> scales(static_cast<size_t>(n * blocks), 0);
-  for (int64_t h = 0; h < n; ++h) scales[h * blocks + h % blocks] = static_cast<uint16_t>(h);
-  for (int64_t m : {1, 2}) {
-    std::vector<int8_t> xq(static_cast<size_t>(m * k), 0);
-    for (int64_t i = 0; i < m * k; i += 32) xq[i] = 1;
-    const std::vector<float> x_scales(static_cast<size_t>(m * blocks), 1.0f);
-    for (const kernels::GemmKernels* set : AvailableKernelSets()) {
-      SCOPED_TRACE(std::string(set->isa) + " m=" + std::to_string(m));
-      std::vector<float> y(static_cast<size_t>(m * n));
-      kernels::GemmArgs a;
-      a.m = m, a.k = k, a.ldy = n, a.n_begin = 0, a.n_end = n, a.y = y.data();
-      set->gemm_q4(a, w.data(), scales.data(), 32, xq.data(), x_scales.data());
-      int bad = 0;
-      for (int64_t i = 0; i < m * n; ++i) {
-        const float want = kernels::HalfToFloat(static_cast<uint16_t>(i % n));
-        const bool ok = std::isfinite(want) ? y[i] == want : !std::isfinite(y[i]);  // +-0 compare equal
-        if (!ok && bad++ < 5) {
-          EXPECT_EQ(y[i], want) << "scale 0x" << std::hex << i % n << std::dec;
+  for (int64_t k : {160, 192}) {
+    const int64_t n = 65536, blocks = k / 32;
+    std::vector<uint8_t> w(static_cast<size_t>(n * k / 2), 0x99);  // nibbles 9: code +1
+    std::vector<uint16_t> scales(static_cast<size_t>(n * blocks), 0);
+    for (int64_t h = 0; h < n; ++h) scales[h * blocks + h % blocks] = static_cast<uint16_t>(h);
+    for (int64_t m : {1, 2}) {
+      std::vector<int8_t> xq(static_cast<size_t>(m * k), 0);
+      for (int64_t i = 0; i < m * k; i += 32) xq[i] = 1;
+      const std::vector<float> x_scales(static_cast<size_t>(m * blocks), 1.0f);
+      for (const kernels::GemmKernels* set : AvailableKernelSets()) {
+        SCOPED_TRACE(std::string(set->isa) + " k=" + std::to_string(k) + " m=" + std::to_string(m));
+        std::vector<float> y(static_cast<size_t>(m * n));
+        kernels::GemmArgs a;
+        a.m = m, a.k = k, a.ldy = n, a.n_begin = 0, a.n_end = n, a.y = y.data();
+        set->gemm_q4(a, w.data(), scales.data(), 32, xq.data(), x_scales.data());
+        int bad = 0;
+        for (int64_t i = 0; i < m * n; ++i) {
+          const float want = kernels::HalfToFloat(static_cast<uint16_t>(i % n));
+          const bool ok = std::isfinite(want) ? y[i] == want : !std::isfinite(y[i]);  // +-0 compare equal
+          if (!ok && bad++ < 5) {
+            EXPECT_EQ(y[i], want) << "scale 0x" << std::hex << i % n << std::dec;
+          }
         }
+        EXPECT_EQ(bad, 0);
       }
-      EXPECT_EQ(bad, 0);
     }
   }
 }

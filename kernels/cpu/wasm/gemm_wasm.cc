@@ -327,6 +327,26 @@ KITE_WASM_INLINE v128_t Q4ScaleHalves4(const uint16_t* ws, int64_t b, int64_t pb
   return wasm_u32x4_make(h[0], h[1], h[2], h[3]);
 }
 
+// The f16 group scales of the kBlocks blocks b .. b + kBlocks - 1 of one Q4 row (ws: the row's
+// scales, b a multiple of 4), in the low 16 bits of lanes 0 .. kBlocks - 1; the other lanes 0. Only
+// those scales are read: a row's last scales may end the heap.
+template <int kBlocksPerGroup, int kBlocks>
+KITE_WASM_INLINE v128_t Q4StepScaleHalves(const uint16_t* ws, int64_t b, int64_t blocks_per_group) {
+  if (kBlocks == 4) return Q4ScaleHalves4<kBlocksPerGroup, true>(ws, b, 0, 4, blocks_per_group);
+  if (kBlocksPerGroup == 1 && kBlocks >= 2) {  // 2 scales in one 4-byte load, widened to lanes 0, 1
+    const v128_t two = wasm_u32x4_extend_low_u16x8(wasm_v128_load32_zero(ws + b));
+    return kBlocks == 2 ? two : wasm_i32x4_replace_lane(two, 2, ws[b + 2]);
+  }
+  if (kBlocksPerGroup == 2) {  // blocks b, b + 1 share scale b / 2 (b is even), block b + 2 has the next
+    const uint32_t h0 = ws[b / 2];
+    return wasm_u32x4_make(h0, kBlocks >= 2 ? h0 : 0, kBlocks == 3 ? ws[b / 2 + 1] : 0, 0);
+  }
+  const int64_t bpg = kBlocksPerGroup > 0 ? kBlocksPerGroup : blocks_per_group;
+  uint32_t h[4];
+  for (int i = 0; i < 4; ++i) h[i] = i < kBlocks ? ws[(b + i) / bpg] : 0;
+  return wasm_u32x4_make(h[0], h[1], h[2], h[3]);
+}
+
 // Blocks [pb, pb + 4) of Q4TileScales below (kFull: all 4 before `blocks`).
 template <int kTileCols, int kBlocksPerGroup, bool kFull>
 KITE_WASM_INLINE void Q4TileScales4(const PreparedRow& p, const uint16_t* const* w_scales, int64_t b0, int64_t pb,
@@ -390,7 +410,7 @@ KITE_WASM_INLINE void PrefillTile(const GemmTile& t, const PreparedRow& p, int64
   // V8 keeps wasm loads in program order and moves arithmetic down to its first use, so a block
   // would load all 8 rows' weights up front and spill them. Storing each row's block dot as soon as
   // it is computed (to a slot nobody reads) pins that arithmetic before the next row's load: Q4
-  // decode 1.15x faster, Q8 1.1x (measured when this tile also ran decode; RowStep4 does the same).
+  // decode 1.15x faster, Q8 1.1x (measured when this tile also ran decode; RowStep does the same).
   volatile v128_t schedule_barrier;
   (void)schedule_barrier;
   for (int64_t pb = 0; pb < blocks; ++pb) {
@@ -417,23 +437,26 @@ KITE_WASM_INLINE void PrefillTile(const GemmTile& t, const PreparedRow& p, int64
   for (int g = 0; g < kGroups; ++g) wasm_v128_store(out + 4 * g, acc[g]);
 }
 
-// Prepared blocks [pb, pb + 4) of one weight row added to acc (w: the row at block pb, ws: the row's
-// Q4 scales, b: the row's block at pb): the 4 block dots are reduced into the lanes of one vector, so
-// the conversion, the scaling (4 activation scales, and Q4's 4 group scales, per load) and the add
-// happen once per 4 blocks. kFull: all 4 before `blocks`; the rest of a partial step reads no
-// weights and adds 0 (the prepared scales are 0 there). The relaxed module converts Q4's f16 scales
-// for finite values only (4 instructions instead of 8); scale_exponents collects their exponent
-// fields, and RowDot redoes a row that had an Inf or NaN scale (q4 decode +4.5%). The baseline
-// module keeps the exact conversion: with its 4 activation vectors per block the extra live vector
-// made its q4 decode 5% slower.
-template <bool kQ4, int kBlocksPerGroup, bool kFull>
-KITE_WASM_INLINE void RowStep4(const PreparedRow& p, const uint8_t* w, const uint16_t* ws, int64_t b, int64_t pb,
-                               int64_t blocks, int64_t blocks_per_group, v128_t* acc, v128_t* scale_exponents,
-                               volatile v128_t* schedule_barrier) {
+// Prepared blocks [pb, pb + kBlocks) of one weight row added to acc (w: the row at block pb, ws:
+// the row's Q4 scales, b: the row's block at pb): the block dots are reduced into the lanes of one
+// vector, so the conversion, the scaling (4 activation scales, and Q4's 4 group scales, per load)
+// and the add happen once per 4 blocks. kBlocks = 4 in the loop; 1 to 3 for a row's last blocks
+// (K % 128 columns, e.g. 2 blocks at K = 576), which load only their own weights and scales and
+// leave the other lanes 0 (the prepared activation scales are 0 there); with the count a template
+// argument that step has no per-block branches (Q4 decode takes 1 or 2 such blocks of two rows
+// together, Q4RowDotPair). The relaxed module converts Q4's f16
+// scales for finite values only (4 instructions instead of 8); scale_exponents collects their
+// exponent fields, and RowDot redoes a row that had an Inf or NaN scale (q4 decode +4.5%). The
+// baseline module keeps the exact conversion: with its 4 activation vectors per block the extra
+// live vector made its q4 decode 5% slower.
+template <bool kQ4, int kBlocksPerGroup, int kBlocks>
+KITE_WASM_INLINE void RowStep(const PreparedRow& p, const uint8_t* w, const uint16_t* ws, int64_t b, int64_t pb,
+                              int64_t blocks_per_group, v128_t* acc, v128_t* scale_exponents,
+                              volatile v128_t* schedule_barrier) {
   v128_t d[4];
   _Pragma("clang loop unroll(full)")
   for (int i = 0; i < 4; ++i) {
-    if (!kFull && pb + i >= blocks) {
+    if (i >= kBlocks) {
       d[i] = wasm_i32x4_splat(0);
       continue;
     }
@@ -447,7 +470,7 @@ KITE_WASM_INLINE void RowStep4(const PreparedRow& p, const uint8_t* w, const uin
   const v128_t dots = wasm_f32x4_convert_i32x4(wasm_i32x4_shr(sums, kDotShift));
   v128_t scale = wasm_v128_load(p.scale + pb);
   if (kQ4) {
-    const v128_t halves = Q4ScaleHalves4<kBlocksPerGroup, kFull>(ws, b, pb, blocks, blocks_per_group);
+    const v128_t halves = Q4StepScaleHalves<kBlocksPerGroup, kBlocks>(ws, b, blocks_per_group);
     if (kRelaxed) {
       *scale_exponents = wasm_u32x4_max(*scale_exponents, wasm_v128_and(halves, wasm_i32x4_splat(0x7c00)));
       scale = wasm_f32x4_mul(scale, FiniteHalfLanesToFloat(halves));
@@ -458,7 +481,7 @@ KITE_WASM_INLINE void RowStep4(const PreparedRow& p, const uint8_t* w, const uin
   *acc = wasm_f32x4_add(*acc, wasm_f32x4_mul(dots, scale));
 }
 
-// RowDot of a Q4 row whose group scales include Inf or NaN, which RowStep4's conversion does not
+// RowDot of a Q4 row whose group scales include Inf or NaN, which RowStep's conversion does not
 // handle: the prefill tile's conversion does. A sum with an Inf or NaN term is the same Inf or NaN in
 // any order, so the different summation order changes nothing.
 template <int kBlocksPerGroup>
@@ -482,13 +505,22 @@ KITE_WASM_INLINE float RowDot(const GemmTile& t, const PreparedRow& p, int64_t b
   v128_t scale_exponents = wasm_i32x4_splat(0);  // relaxed Q4: the largest f16 exponent field seen
   volatile v128_t schedule_barrier;
   int64_t pb = 0;
+  const int64_t bpg = t.blocks_per_group;
   for (; pb + 4 <= blocks; pb += 4, w += kStepBytes) {
-    RowStep4<kQ4, kBlocksPerGroup, true>(p, w, ws, b0 + pb, pb, blocks, t.blocks_per_group, &acc, &scale_exponents,
-                                         &schedule_barrier);
+    RowStep<kQ4, kBlocksPerGroup, 4>(p, w, ws, b0 + pb, pb, bpg, &acc, &scale_exponents, &schedule_barrier);
   }
-  if (pb < blocks) {
-    RowStep4<kQ4, kBlocksPerGroup, false>(p, w, ws, b0 + pb, pb, blocks, t.blocks_per_group, &acc, &scale_exponents,
-                                          &schedule_barrier);
+  switch (blocks - pb) {
+    case 1:
+      RowStep<kQ4, kBlocksPerGroup, 1>(p, w, ws, b0 + pb, pb, bpg, &acc, &scale_exponents, &schedule_barrier);
+      break;
+    case 2:
+      RowStep<kQ4, kBlocksPerGroup, 2>(p, w, ws, b0 + pb, pb, bpg, &acc, &scale_exponents, &schedule_barrier);
+      break;
+    case 3:
+      RowStep<kQ4, kBlocksPerGroup, 3>(p, w, ws, b0 + pb, pb, bpg, &acc, &scale_exponents, &schedule_barrier);
+      break;
+    default:
+      break;
   }
   if (kQ4 && kRelaxed && wasm_v128_any_true(wasm_i32x4_eq(scale_exponents, wasm_i32x4_splat(0x7c00)))) {
     return Q4RowDotWithSpecialScales<kBlocksPerGroup>(t, p, b0, blocks, n);
@@ -496,9 +528,108 @@ KITE_WASM_INLINE float RowDot(const GemmTile& t, const PreparedRow& p, int64_t b
   return HorizontalSum(acc);
 }
 
+// Q4 decode: the last 1 or 2 blocks (kRest) of rows n and n + 1 (weights wa, wb at block pb, scales
+// wsa, wsb, b: the rows' block at pb) in one step, sharing one reduction and one scaling. Lanes:
+// kRest = 2: [n, n, n + 1, n + 1]; kRest = 1: [n, 0, n + 1, 0].
+template <int kBlocksPerGroup, int kRest>
+KITE_WASM_INLINE v128_t Q4PairTail(const PreparedRow& p, const uint8_t* wa, const uint8_t* wb, const uint16_t* wsa,
+                                   const uint16_t* wsb, int64_t b, int64_t pb, int64_t blocks_per_group,
+                                   v128_t* scale_exponents, volatile v128_t* schedule_barrier) {
+  v128_t d[4];
+  _Pragma("clang loop unroll(full)")
+  for (int i = 0; i < 4; ++i) {
+    const int row = kRest == 2 ? i / 2 : i;  // kRest = 2: a0 a1 b0 b1; kRest = 1: a0 b0 - -
+    const int block = kRest == 2 ? i % 2 : 0;
+    if (row > 1) {
+      d[i] = wasm_i32x4_splat(0);
+      continue;
+    }
+    d[i] = Q4BlockDot(wasm_v128_load((row == 0 ? wa : wb) + 16 * block), p.x[pb + block]);
+    *schedule_barrier = d[i];  // see PrefillTile
+  }
+  v128_t sums = ReduceFourBlockDots<true>(d[0], d[1], d[2], d[3]);
+  // Blocks pb and pb + 1 (padding with scale 0 when kRest = 1) for both rows.
+  const v128_t offsets = wasm_v128_load64_splat(p.offset + pb);
+  v128_t scale = wasm_v128_load64_splat(p.scale + pb);
+  if (kRest == 2) {
+    sums = wasm_i32x4_add(sums, offsets);
+  } else {
+    sums = wasm_i32x4_add(sums, wasm_i32x4_shuffle(offsets, offsets, 0, 0, 0, 0));
+    sums = wasm_i32x4_shuffle(sums, sums, 0, 2, 1, 3);     // [a0, 0, b0, 0]
+    scale = wasm_i32x4_shuffle(scale, scale, 0, 1, 0, 1);  // [s0, 0, s0, 0]
+  }
+  const v128_t dots = wasm_f32x4_convert_i32x4(wasm_i32x4_shr(sums, kDotShift));
+  v128_t halves;
+  if (kBlocksPerGroup == 1 && kRest == 2) {
+    halves = wasm_u32x4_extend_low_u16x8(
+        wasm_i32x4_shuffle(wasm_v128_load32_zero(wsa + b), wasm_v128_load32_zero(wsb + b), 0, 4, 2, 3));
+  } else {
+    const int64_t bpg = kBlocksPerGroup > 0 ? kBlocksPerGroup : blocks_per_group;
+    const uint32_t ha = wsa[b / bpg], hb = wsb[b / bpg];
+    halves = kRest == 2 ? wasm_u32x4_make(ha, wsa[(b + 1) / bpg], hb, wsb[(b + 1) / bpg])
+                        : wasm_u32x4_make(ha, 0, hb, 0);
+  }
+  if (kRelaxed) {
+    *scale_exponents = wasm_u32x4_max(*scale_exponents, wasm_v128_and(halves, wasm_i32x4_splat(0x7c00)));
+    scale = wasm_f32x4_mul(scale, FiniteHalfLanesToFloat(halves));
+  } else {
+    scale = wasm_f32x4_mul(scale, HalfLanesToFloat(halves));
+  }
+  return wasm_f32x4_mul(dots, scale);
+}
+
+// Q4 decode, RowDot of rows n and n + 1 into out[0] and out[1]: each row's 4-block steps as in
+// RowDot, then their last 1 or 2 blocks (K % 128 = 32 or 64, e.g. K = 576) in one Q4PairTail, whose
+// reduction and scaling would otherwise cost each row almost a whole step. Measured in node 20 on
+// 1536 x 576 (30.2 -> 28.4 ns per row) and in q4 decode of SmolLM2-135M (+2-5%); Q8 rows in pairs
+// were 1-8% slower, so Q8 keeps RowDot.
+template <int kBlocksPerGroup>
+KITE_WASM_INLINE void Q4RowDotPair(const GemmTile& t, const PreparedRow& p, int64_t b0, int64_t blocks, int64_t n,
+                                   float* out) {
+  const int64_t whole = blocks & ~int64_t{3}, rest = blocks - whole;
+  const int64_t bpg = t.blocks_per_group;
+  v128_t scale_exponents = wasm_i32x4_splat(0);
+  volatile v128_t schedule_barrier;
+  const uint8_t* w[2];
+  const uint16_t* ws[2];
+  v128_t acc[2];
+  _Pragma("clang loop unroll(full)")
+  for (int r = 0; r < 2; ++r) {
+    w[r] = static_cast<const uint8_t*>(t.w) + (n + r) * t.w_row_bytes + b0 * 16;
+    ws[r] = static_cast<const uint16_t*>(t.w_scales) + (n + r) * t.w_scales_per_row;
+    acc[r] = wasm_f32x4_splat(0.0f);
+    for (int64_t pb = 0; pb < whole; pb += 4, w[r] += 64) {
+      RowStep<true, kBlocksPerGroup, 4>(p, w[r], ws[r], b0 + pb, pb, bpg, &acc[r], &scale_exponents,
+                                        &schedule_barrier);
+    }
+    if (rest == 3) {
+      RowStep<true, kBlocksPerGroup, 3>(p, w[r], ws[r], b0 + whole, whole, bpg, &acc[r], &scale_exponents,
+                                        &schedule_barrier);
+    }
+  }
+  // [a0 + a2, a1 + a3, b0 + b2, b1 + b3] plus the tail's lanes; then lanes 0 and 2 take 1 and 3.
+  v128_t v = wasm_f32x4_add(wasm_i32x4_shuffle(acc[0], acc[1], 0, 1, 4, 5),
+                            wasm_i32x4_shuffle(acc[0], acc[1], 2, 3, 6, 7));
+  if (rest == 2) {
+    v = wasm_f32x4_add(v, Q4PairTail<kBlocksPerGroup, 2>(p, w[0], w[1], ws[0], ws[1], b0 + whole, whole, bpg,
+                                                         &scale_exponents, &schedule_barrier));
+  } else if (rest == 1) {
+    v = wasm_f32x4_add(v, Q4PairTail<kBlocksPerGroup, 1>(p, w[0], w[1], ws[0], ws[1], b0 + whole, whole, bpg,
+                                                         &scale_exponents, &schedule_barrier));
+  }
+  if (kRelaxed && wasm_v128_any_true(wasm_i32x4_eq(scale_exponents, wasm_i32x4_splat(0x7c00)))) {
+    out[0] = Q4RowDotWithSpecialScales<kBlocksPerGroup>(t, p, b0, blocks, n);
+    out[1] = Q4RowDotWithSpecialScales<kBlocksPerGroup>(t, p, b0, blocks, n + 1);
+    return;
+  }
+  v = wasm_f32x4_add(v, wasm_i32x4_shuffle(v, v, 1, 0, 3, 2));
+  out[0] = wasm_f32x4_extract_lane(v, 0);
+  out[1] = wasm_f32x4_extract_lane(v, 2);
+}
+
 // Rows [m0, m0 + mr) x columns [n_begin, n_end) of y, one activation row at a time: each row is
 // prepared kPreparedBlocks blocks at a time and swept by kTileCols-wide tiles (kTileCols = 1: RowDot,
-// one weight row at a time); with K beyond one prepared chunk, y collects the chunks' partial sums.
+// one weight row at a time, or Q4RowDotPair for Q4); with K beyond one prepared chunk, y collects the chunks' partial sums.
 template <int kTileCols, bool kQ4, int kBlocksPerGroup>
 void SweepRows(const GemmTile& t, int64_t m0, int mr, int64_t n_begin, int64_t n_end) {
   const GemmArgs& a = *t.args;
@@ -511,7 +642,16 @@ void SweepRows(const GemmTile& t, int64_t m0, int mr, int64_t n_begin, int64_t n
       PrepareRow<kQ4>(static_cast<const int8_t*>(t.x) + m * t.x_row_elements + b0 * 32,
                       t.x_scales + m * t.blocks + b0, blocks, &p);
       if constexpr (kTileCols == 1) {
-        for (int64_t n = n_begin; n < n_end; ++n) {
+        int64_t n = n_begin;
+        for (; kQ4 && n + 2 <= n_end; n += 2) {
+          float dots[2];
+          Q4RowDotPair<kBlocksPerGroup>(t, p, b0, blocks, n, dots);
+          for (int r = 0; r < 2; ++r) {
+            const float v = kQ4 ? dots[r] : dots[r] * row_scales[n + r];
+            y[n + r] = b0 == 0 ? v : y[n + r] + v;
+          }
+        }
+        for (; n < n_end; ++n) {
           const float dot = RowDot<kQ4, kBlocksPerGroup>(t, p, b0, blocks, n);
           const float v = kQ4 ? dot : dot * row_scales[n];
           y[n] = b0 == 0 ? v : y[n] + v;
