@@ -12,6 +12,11 @@
 // `node --experimental-wasm-relaxed-simd benchmarks/wasm/bench.cjs ...` for them.
 // Prints a table of tok/s and the wasm/native ratios (single-thread wasm vs native --threads 1,
 // multi-thread wasm vs native --threads N). Speed is reported, never asserted.
+// --rounds N (default 1): measures every side N times, interleaved (wasm 1t, wasm Nt, native 1t,
+// native Nt, then again), and prints medians, each ratio being the median of the N per-round ratios
+// with its range. On a shared VM whose speed drifts by 10-30% over minutes, a ratio of two figures
+// taken minutes apart says more about the drift than about wasm; interleaved rounds pair figures
+// taken seconds apart.
 'use strict';
 const fs = require('fs');
 const path = require('path');
@@ -19,7 +24,7 @@ const { execFileSync } = require('child_process');
 const { loadKite, relaxedSimdSupported } = require('../../tests/wasm/kite_node.cjs');
 
 function parseArgs(argv) {
-  const o = { reps: 3, threads: 2, models: [] };
+  const o = { reps: 3, rounds: 1, threads: 2, models: [] };
   for (let i = 0; i < argv.length; ++i) {
     const a = argv[i];
     if (a === '--native') o.native = argv[++i];
@@ -27,13 +32,15 @@ function parseArgs(argv) {
     else if (a === '--mt') o.mt = argv[++i];
     else if (a === '--threads') o.threads = Number(argv[++i]);
     else if (a === '--reps') o.reps = Number(argv[++i]);
+    else if (a === '--rounds') o.rounds = Number(argv[++i]);
     else if (a === '--json') o.json = argv[++i];
     else if (a === '--tests') o.tests = argv[++i];
     else if (a === '--relaxed') o.relaxed = true;
     else o.models.push(a);
   }
   if (!o.st || !o.models.length) {
-    console.error('usage: bench.cjs --native KITE --st WASM_DIR [--mt WASM_MT_DIR] [--threads N] [--reps R] model.kite...');
+    console.error('usage: bench.cjs --native KITE --st WASM_DIR [--mt WASM_MT_DIR] [--threads N] [--reps R] [--rounds N] ' +
+                  'model.kite...');
     process.exit(2);
   }
   return o;
@@ -73,13 +80,12 @@ function timeWasm(engine, vocab, test, threads) {
   return ms;
 }
 
-async function benchWasm(moduleDir, models, tests, threads, reps, relaxed) {
-  const kite = await loadKite(moduleDir, { relaxed });
+async function benchWasm(kite, models, tests, threads, reps) {
   const results = {};
   for (const model of models) {
     const engine = kite.loadModel(fs.readFileSync(model));
     const info = engine.info();
-    results[model] = { kernels: info.kernels };
+    results[model] = { kernels: info.kernels, weight_bytes: info.weight_bytes };
     for (const test of tests) {
       let best = timeWasm(engine, info.config.vocab_size, test, threads);  // warm-up (untimed)
       for (let r = 0; r < reps; ++r) {
@@ -101,6 +107,8 @@ function benchNative(kiteExe, model, tests, threads, reps) {
     if (!line.trim().startsWith('{')) continue;
     const j = JSON.parse(line);
     r[j.test] = j.tok_s;
+    r.read_gb_s = j.read_bandwidth_gb_s;  // kite bench's read probe, with these threads
+    r.weight_bytes = j.weight_bytes_per_token;
   }
   return r;
 }
@@ -117,43 +125,99 @@ function benchNative(kiteExe, model, tests, threads, reps) {
     console.error('--relaxed: this node does not compile relaxed SIMD; run it as node --experimental-wasm-relaxed-simd');
     process.exit(2);
   }
-  const st = await benchWasm(o.st, o.models, tests, child ? o.threads : 1, o.reps, o.relaxed);
+  const kite = await loadKite(o.st, { relaxed: o.relaxed });
   if (child) {
-    process.stdout.write(JSON.stringify(st));
+    process.stdout.write(JSON.stringify(await benchWasm(kite, o.models, tests, o.threads, o.reps)));
     process.exit(0);
   }
-  let mt = null;
-  if (o.mt) {
-    const out = execFileSync(process.execPath, [...process.execArgv, __filename, '--st', o.mt, '--threads',
-                                                String(o.threads), '--reps', String(o.reps), '--tests', tests.join(','),
-                                                ...(o.relaxed ? ['--relaxed'] : []), ...o.models],
-                             { encoding: 'utf8', env: { ...process.env, KITE_BENCH_CHILD: '1' } });
-    mt = JSON.parse(out.slice(out.indexOf('{')));
-  }
-  for (const model of o.models) {
-    const row = { wasm_st: st[model] };
-    if (mt) row.wasm_mt = mt[model];
+  // rows[model][side][test]: one figure per round; sides wasm_st, wasm_mt, native_1t, native_<N>t.
+  const nativeN = 'native_' + o.threads + 't';
+  const rows = {};
+  for (const model of o.models) rows[model] = { wasm_st: {}, wasm_mt: {}, native_1t: {}, [nativeN]: {} };
+  const record = (side, results, readGbps) => {
+    for (const model of o.models) {
+      const res = results[model];
+      if (res.kernels) rows[model].kernels = res.kernels;
+      if (res.weight_bytes) rows[model].weight_bytes = res.weight_bytes;
+      for (const t of tests) (rows[model][side][t] ||= []).push(res[t]);
+      const read = readGbps ?? res.read_gb_s;
+      if (read) (rows[model][side].read_gb_s ||= []).push(read);
+    }
+  };
+  for (let round = 0; round < o.rounds; ++round) {
+    // The wasm roofline: how fast this thread reads the module's heap, measured in every round.
+    const wasmRead = kite.readGbps();
+    record('wasm_st', await benchWasm(kite, o.models, tests, 1, o.reps), wasmRead);
+    if (o.mt) {
+      const out = execFileSync(process.execPath, [...process.execArgv, __filename, '--st', o.mt, '--threads',
+                                                  String(o.threads), '--reps', String(o.reps), '--tests', tests.join(','),
+                                                  ...(o.relaxed ? ['--relaxed'] : []), ...o.models],
+                               { encoding: 'utf8', env: { ...process.env, KITE_BENCH_CHILD: '1' } });
+      record('wasm_mt', JSON.parse(out.slice(out.indexOf('{'))));
+    }
     if (o.native) {
-      row.native_1t = benchNative(o.native, model, tests, 1, o.reps);
-      if (mt) row['native_' + o.threads + 't'] = benchNative(o.native, model, tests, o.threads, o.reps);
+      const byModel = (threads) => Object.fromEntries(o.models.map((m) => [m, benchNative(o.native, m, tests, threads, o.reps)]));
+      record('native_1t', byModel(1));
+      if (o.mt) record(nativeN, byModel(o.threads));
+    }
+    if (o.rounds > 1) process.stderr.write(`round ${round + 1}/${o.rounds} done\n`);
+  }
+  const median = (xs) => {
+    const v = [...xs].sort((x, y) => x - y);
+    return v.length % 2 ? v[(v.length - 1) / 2] : (v[v.length / 2 - 1] + v[v.length / 2]) / 2;
+  };
+  // Per side: the median tok/s; per pair: the median of the per-round ratios and their range.
+  const ratio = (wasm, native) => {
+    if (!wasm || !native) return undefined;
+    const r = wasm.map((w, i) => w / native[i]);
+    return { median: median(r), min: Math.min(...r), max: Math.max(...r), rounds: r };
+  };
+  for (const model of o.models) {
+    const r = rows[model], row = { rounds: o.rounds, wasm_st: { kernels: r.kernels }, per_round: r };
+    for (const side of ['wasm_st', 'wasm_mt', 'native_1t', nativeN]) {
+      if (!Object.keys(r[side]).length) continue;
+      row[side] = { ...row[side] };
+      for (const t of tests) row[side][t] = median(r[side][t]);
+      if (r[side].read_gb_s) row[side].read_gb_s = median(r[side].read_gb_s);
+    }
+    row.weight_bytes = r.weight_bytes;
+    row.ratio_st = {};
+    row.ratio_mt = {};
+    for (const t of tests) {
+      row.ratio_st[t] = ratio(r.wasm_st[t], r.native_1t[t]);
+      row.ratio_mt[t] = ratio(r.wasm_mt[t], r[nativeN][t]);
     }
     report.models[path.basename(model)] = row;
   }
+  const mt = Boolean(o.mt);
   const fmt = (v) => (v === undefined ? '-' : v.toFixed(1));
-  console.log('machine: ' + report.machine.cpu + ', ' + report.machine.cpus + ' logical CPUs, node ' + process.version);
+  console.log('machine: ' + report.machine.cpu + ', ' + report.machine.cpus + ' logical CPUs, node ' + process.version +
+              (o.rounds > 1 ? `; medians of ${o.rounds} interleaved rounds (best of ${o.reps} each)` : ''));
   for (const [name, row] of Object.entries(report.models)) {
     console.log('\n' + name + ' (wasm kernels: ' + row.wasm_st.kernels + ')');
     console.log('test     native-1t  wasm-1t  ratio' + (mt ? '   native-' + o.threads + 't  wasm-' + o.threads + 't  ratio' : ''));
+    // A ratio: the median per-round ratio, with the range over rounds when there are several.
+    const pct = (x) => (x === undefined ? '      -' : (x.median * 100).toFixed(0).padStart(6) + '%' +
+                        (o.rounds > 1 ? ` (${(x.min * 100).toFixed(0)}-${(x.max * 100).toFixed(0)}%)` : ''));
     for (const t of tests) {
       const n1 = row.native_1t ? row.native_1t[t] : undefined;
-      let line = t.padEnd(8) + fmt(n1).padStart(10) + fmt(row.wasm_st[t]).padStart(9) +
-                 (n1 ? (row.wasm_st[t] / n1 * 100).toFixed(0).padStart(6) + '%' : '      -');
+      let line = t.padEnd(8) + fmt(n1).padStart(10) + fmt(row.wasm_st[t]).padStart(9) + pct(row.ratio_st[t]);
       if (mt) {
-        const nt = row['native_' + o.threads + 't'] ? row['native_' + o.threads + 't'][t] : undefined;
-        line += fmt(nt).padStart(12) + fmt(row.wasm_mt[t]).padStart(9) +
-                (nt ? (row.wasm_mt[t] / nt * 100).toFixed(0).padStart(6) + '%' : '      -');
+        const nt = row[nativeN] ? row[nativeN][t] : undefined;
+        line += fmt(nt).padStart(12) + fmt(row.wasm_mt[t]).padStart(9) + pct(row.ratio_mt[t]);
       }
       console.log(line);
+    }
+    // Decode against the read roofline of each side (one thread): weight bytes per token x tok/s
+    // over the GB/s that side's probe reads (wasm: kite_wasm_read_gbps; native: kite bench's).
+    const tg = tests.find((t) => t.startsWith('tg'));
+    const roof = (side) => {
+      const s = row[side];
+      if (!tg || !s || !s.read_gb_s || !row.weight_bytes) return null;
+      return `${(row.weight_bytes * s[tg] / 1e9 / s.read_gb_s * 100).toFixed(0)}% of ${s.read_gb_s.toFixed(1)} GB/s`;
+    };
+    if (roof('wasm_st') && roof('native_1t')) {
+      console.log(`${tg} vs the 1-thread read roofline: wasm ${roof('wasm_st')}, native ${roof('native_1t')}`);
     }
   }
   if (o.json) fs.writeFileSync(o.json, JSON.stringify(report, null, 1));

@@ -80,6 +80,10 @@ int kite_wasm_gen_truncate(void* gen, int n);
 int kite_wasm_gen_reuse(void* gen, const char* params_json, const int32_t* ids, int n);
 void kite_wasm_gen_destroy(void* gen);
 
+/* Benchmarks (read_probe.cc): the best of `passes` timed reads of a `megabytes` heap buffer by this
+ * thread, in GB/s; -1 if the arguments are out of range (1..1024 MB) or the buffer cannot be had. */
+double kite_wasm_read_gbps(int megabytes, int passes);
+
 #ifdef __cplusplus
 }
 #endif

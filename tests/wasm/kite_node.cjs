@@ -34,6 +34,12 @@ class Kite {
   lastError() {
     return this.M.UTF8ToString(this.M._kite_wasm_last_error());
   }
+  // GB/s this thread reads from the heap (kite_wasm_read_gbps), or null for a module without it.
+  readGbps(megabytes = 256, passes = 3) {
+    if (typeof this.M._kite_wasm_read_gbps !== 'function') return null;
+    const gbps = this.M._kite_wasm_read_gbps(megabytes, passes);
+    return gbps > 0 ? gbps : null;
+  }
   fail(what) {
     throw new KiteError(what + ': ' + this.lastError());
   }

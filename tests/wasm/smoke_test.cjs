@@ -13,6 +13,10 @@ const { loadKite } = require('./kite_node.cjs');
 (async () => {
   const [moduleDir, kitePath, sharedDir] = process.argv.slice(2);
   const kite = await loadKite(moduleDir);
+  // The read probe bench.cjs uses as the wasm roofline: a positive figure, -1 for sizes out of range.
+  assert(kite.readGbps(8, 1) > 0, 'kite_wasm_read_gbps(8, 1) > 0');
+  assert.strictEqual(kite.M._kite_wasm_read_gbps(0, 1), -1);
+  assert.strictEqual(kite.M._kite_wasm_read_gbps(2048, 1), -1);
   const engine = kite.loadModel(fs.readFileSync(kitePath), /*verifyChecksums=*/true);
   const info = engine.info();
   assert.strictEqual(info.config.vocab_size, 512);
