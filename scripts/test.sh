@@ -14,8 +14,9 @@ if [[ ! -d "$KITE_SHARED_DIR/models" ]]; then
   exit 1
 fi
 JOBS="${KITE_JOBS:-$(nproc)}"
-stage() { printf '\n==== %s ====\n' "$*"; }
 start=$(date +%s)
+# Each stage's header says how long the run has taken so far, so a slow stage shows in the log.
+stage() { printf '\n==== %s ==== (%d s since start)\n' "$*" "$(( $(date +%s) - start ))"; }
 
 stage "install dependencies"
 ./scripts/install_deps.sh
