@@ -16,13 +16,6 @@
 
 #include <nlohmann/json.hpp>
 
-#if defined(__EMSCRIPTEN__)
-#include <emscripten.h>
-#define KITE_WASM_EXPORT EMSCRIPTEN_KEEPALIVE
-#else
-#define KITE_WASM_EXPORT
-#endif
-
 #include "kernels/quant_formats.h"
 #include "runtime/c_api/kite_handles.h"
 #include "runtime/llm/sampler.h"
@@ -69,7 +62,6 @@ T Guarded(T on_error, Fn&& fn) {
   }
   return on_error;
 }
-
 
 // The per-reply settings of a generation (sampling, length, stops), from its params JSON.
 struct ReplyParams {

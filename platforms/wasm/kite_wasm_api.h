@@ -13,6 +13,15 @@
 
 #include "runtime/c_api/kite.h"
 
+/* Marks the definitions of these functions: kept by the linker and exported to JS (the
+ * EXPORTED_FUNCTIONS list in CMakeLists.txt names them too). */
+#if defined(__EMSCRIPTEN__)
+#include <emscripten.h>
+#define KITE_WASM_EXPORT EMSCRIPTEN_KEEPALIVE
+#else
+#define KITE_WASM_EXPORT
+#endif
+
 #ifdef __cplusplus
 extern "C" {
 #endif

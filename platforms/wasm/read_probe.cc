@@ -13,13 +13,6 @@
 #include <wasm_simd128.h>
 #endif
 
-#if defined(__EMSCRIPTEN__)
-#include <emscripten.h>
-#define KITE_WASM_EXPORT EMSCRIPTEN_KEEPALIVE
-#else
-#define KITE_WASM_EXPORT
-#endif
-
 namespace {
 
 // Sums the buffer's 16-byte words as f32x4 in 8 independent accumulators (the add latency hidden),

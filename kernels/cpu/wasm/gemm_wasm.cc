@@ -327,6 +327,21 @@ KITE_WASM_INLINE v128_t Q4ScaleHalves4(const uint16_t* ws, int64_t b, int64_t pb
   return wasm_u32x4_make(h[0], h[1], h[2], h[3]);
 }
 
+// scale x the f16 group scales in the low 16 bits of halves' lanes. The relaxed module converts
+// finite values only (4 instructions instead of 8) and keeps the largest exponent field seen in
+// scale_exponents, for HadSpecialScale.
+KITE_WASM_INLINE v128_t MulByScaleHalves(v128_t scale, v128_t halves, v128_t* scale_exponents) {
+  if (!kRelaxed) return wasm_f32x4_mul(scale, HalfLanesToFloat(halves));
+  *scale_exponents = wasm_u32x4_max(*scale_exponents, wasm_v128_and(halves, wasm_i32x4_splat(0x7c00)));
+  return wasm_f32x4_mul(scale, FiniteHalfLanesToFloat(halves));
+}
+
+// Whether MulByScaleHalves met an Inf or NaN scale (relaxed module only): its conversion was wrong
+// for that lane, and the row is redone by Q4RowDotWithSpecialScales.
+KITE_WASM_INLINE bool HadSpecialScale(v128_t scale_exponents) {
+  return kRelaxed && wasm_v128_any_true(wasm_i32x4_eq(scale_exponents, wasm_i32x4_splat(0x7c00)));
+}
+
 // The f16 group scales of the kBlocks blocks b .. b + kBlocks - 1 of one Q4 row (ws: the row's
 // scales, b a multiple of 4), in the low 16 bits of lanes 0 .. kBlocks - 1; the other lanes 0. Only
 // those scales are read: a row's last scales may end the heap.
@@ -470,13 +485,8 @@ KITE_WASM_INLINE void RowStep(const PreparedRow& p, const uint8_t* w, const uint
   const v128_t dots = wasm_f32x4_convert_i32x4(wasm_i32x4_shr(sums, kDotShift));
   v128_t scale = wasm_v128_load(p.scale + pb);
   if (kQ4) {
-    const v128_t halves = Q4StepScaleHalves<kBlocksPerGroup, kBlocks>(ws, b, blocks_per_group);
-    if (kRelaxed) {
-      *scale_exponents = wasm_u32x4_max(*scale_exponents, wasm_v128_and(halves, wasm_i32x4_splat(0x7c00)));
-      scale = wasm_f32x4_mul(scale, FiniteHalfLanesToFloat(halves));
-    } else {
-      scale = wasm_f32x4_mul(scale, HalfLanesToFloat(halves));
-    }
+    scale = MulByScaleHalves(scale, Q4StepScaleHalves<kBlocksPerGroup, kBlocks>(ws, b, blocks_per_group),
+                             scale_exponents);
   }
   *acc = wasm_f32x4_add(*acc, wasm_f32x4_mul(dots, scale));
 }
@@ -522,7 +532,7 @@ KITE_WASM_INLINE float RowDot(const GemmTile& t, const PreparedRow& p, int64_t b
     default:
       break;
   }
-  if (kQ4 && kRelaxed && wasm_v128_any_true(wasm_i32x4_eq(scale_exponents, wasm_i32x4_splat(0x7c00)))) {
+  if (kQ4 && HadSpecialScale(scale_exponents)) {
     return Q4RowDotWithSpecialScales<kBlocksPerGroup>(t, p, b0, blocks, n);
   }
   return HorizontalSum(acc);
@@ -569,13 +579,7 @@ KITE_WASM_INLINE v128_t Q4PairTail(const PreparedRow& p, const uint8_t* wa, cons
     halves = kRest == 2 ? wasm_u32x4_make(ha, wsa[(b + 1) / bpg], hb, wsb[(b + 1) / bpg])
                         : wasm_u32x4_make(ha, 0, hb, 0);
   }
-  if (kRelaxed) {
-    *scale_exponents = wasm_u32x4_max(*scale_exponents, wasm_v128_and(halves, wasm_i32x4_splat(0x7c00)));
-    scale = wasm_f32x4_mul(scale, FiniteHalfLanesToFloat(halves));
-  } else {
-    scale = wasm_f32x4_mul(scale, HalfLanesToFloat(halves));
-  }
-  return wasm_f32x4_mul(dots, scale);
+  return wasm_f32x4_mul(dots, MulByScaleHalves(scale, halves, scale_exponents));
 }
 
 // Q4 decode, RowDot of rows n and n + 1 into out[0] and out[1]: each row's 4-block steps as in
@@ -617,7 +621,7 @@ KITE_WASM_INLINE void Q4RowDotPair(const GemmTile& t, const PreparedRow& p, int6
     v = wasm_f32x4_add(v, Q4PairTail<kBlocksPerGroup, 1>(p, w[0], w[1], ws[0], ws[1], b0 + whole, whole, bpg,
                                                          &scale_exponents, &schedule_barrier));
   }
-  if (kRelaxed && wasm_v128_any_true(wasm_i32x4_eq(scale_exponents, wasm_i32x4_splat(0x7c00)))) {
+  if (HadSpecialScale(scale_exponents)) {
     out[0] = Q4RowDotWithSpecialScales<kBlocksPerGroup>(t, p, b0, blocks, n);
     out[1] = Q4RowDotWithSpecialScales<kBlocksPerGroup>(t, p, b0, blocks, n + 1);
     return;
