@@ -21,50 +21,61 @@ typedef float Vec8 __attribute__((vector_size(32)));
 // kPrefetch > 0 also requests the lines that far ahead in software, as the decode kernels do: on
 // some machines that reads faster than the hardware prefetcher alone (measured here, Zen 5: 39-40
 // GB/s plain, 41-42 with 2 KB ahead), and the roofline must be the most the machine can read, or
-// decode shows above 100% of it.
-template <int kPrefetch>
+// decode shows above 100% of it. kStreams > 1 reads the slice as that many interleaved sequential
+// streams, 512 bytes of each in turn, as decode reads its weights (kernels/gemm_tiling.h): one core
+// keeps more lines in flight over several streams (Intel Xeon VM: 12.5-13 GB/s as one, 16.7-17 as 4).
+template <int kPrefetch, int kStreams>
 inline __attribute__((always_inline)) float SumSliceBody(const Vec8* p, uint64_t n) {
-  Vec8 a0 = {}, a1 = {}, a2 = {}, a3 = {}, a4 = {}, a5 = {}, a6 = {}, a7 = {};
-  uint64_t i = 0;
-  for (; i + 8 <= n; i += 8) {
-    if (kPrefetch > 0) {
-      const char* ahead = reinterpret_cast<const char*>(p + i) + kPrefetch;
-      for (int line = 0; line < 4; ++line) __builtin_prefetch(ahead + 64 * line);
+  Vec8 a[8] = {};
+  constexpr uint64_t kStep = 16;  // vectors of one stream per turn
+  const uint64_t part = n / (kStreams * kStep) * kStep;
+  for (uint64_t i = 0; i < part; i += kStep) {
+    for (int s = 0; s < kStreams; ++s) {
+      const Vec8* q = p + s * part + i;
+      if (kPrefetch > 0) {
+        const char* ahead = reinterpret_cast<const char*>(q) + kPrefetch;
+        for (int line = 0; line < 8; ++line) __builtin_prefetch(ahead + 64 * line);
+      }
+      for (int k = 0; k < static_cast<int>(kStep); ++k) a[k & 7] += q[k];
     }
-    a0 += p[i];
-    a1 += p[i + 1];
-    a2 += p[i + 2];
-    a3 += p[i + 3];
-    a4 += p[i + 4];
-    a5 += p[i + 5];
-    a6 += p[i + 6];
-    a7 += p[i + 7];
   }
-  for (; i < n; ++i) a0 += p[i];
-  Vec8 s = ((a0 + a1) + (a2 + a3)) + ((a4 + a5) + (a6 + a7));
+  for (uint64_t i = kStreams * part; i < n; ++i) a[0] += p[i];
+  Vec8 sum = ((a[0] + a[1]) + (a[2] + a[3])) + ((a[4] + a[5]) + (a[6] + a[7]));
   float total = 0;
-  for (int k = 0; k < 8; ++k) total += s[k];
+  for (int k = 0; k < 8; ++k) total += sum[k];
   return total;
 }
 
-template <int kPrefetch>
-float SumSlice(const Vec8* p, uint64_t n) { return SumSliceBody<kPrefetch>(p, n); }
+template <int kPrefetch, int kStreams>
+float SumSlice(const Vec8* p, uint64_t n) { return SumSliceBody<kPrefetch, kStreams>(p, n); }
 
 #if defined(__x86_64__)
 // The same loop with 32-byte loads. Compiled for baseline x86-64 the 32-byte vectors become pairs
 // of 16-byte loads, and one thread then reads ~20% less than the decode kernels (AVX2/AVX-512
 // loads) stream: measured here 31 GB/s against 38-39 with AVX2 (AVX-512: the same 38), which
 // would put decode above "100% of the roofline".
-template <int kPrefetch>
-__attribute__((target("avx2"))) float SumSliceAvx2(const Vec8* p, uint64_t n) { return SumSliceBody<kPrefetch>(p, n); }
+template <int kPrefetch, int kStreams>
+__attribute__((target("avx2"))) float SumSliceAvx2(const Vec8* p, uint64_t n) {
+  return SumSliceBody<kPrefetch, kStreams>(p, n);
+}
 #endif
 
-template <int kPrefetch>
+template <int kPrefetch, int kStreams>
 float SumSliceBest(const Vec8* p, uint64_t n) {
 #if defined(__x86_64__)
-  if (__builtin_cpu_supports("avx2")) return SumSliceAvx2<kPrefetch>(p, n);
+  if (__builtin_cpu_supports("avx2")) return SumSliceAvx2<kPrefetch, kStreams>(p, n);
 #endif
-  return SumSlice<kPrefetch>(p, n);
+  return SumSlice<kPrefetch, kStreams>(p, n);
+}
+
+// One slice read the way `mode` says: bit 0 software prefetch, bit 1 four streams.
+float SumSliceInMode(int mode, const Vec8* p, uint64_t n) {
+  switch (mode) {
+    case 0: return SumSliceBest<0, 1>(p, n);
+    case 1: return SumSliceBest<2048, 1>(p, n);
+    case 2: return SumSliceBest<0, 4>(p, n);
+    default: return SumSliceBest<2048, 4>(p, n);
+  }
 }
 
 }  // namespace
@@ -85,11 +96,11 @@ double MeasureReadBandwidthInProcess(int threads, uint64_t buffer_bytes, int pas
   std::memset(buffer, 1, n_vec * sizeof(Vec8));
   double best = 0;
   volatile float sink = 0;
-  // Alternate the plain loop and the prefetching one; the best pass of either is the bandwidth.
-  for (int pass = 0; pass < 2 * passes; ++pass) {
+  // Cycle through the four ways of reading (SumSliceInMode); the best pass of any is the bandwidth.
+  for (int pass = 0; pass < 4 * passes; ++pass) {
     std::vector<std::thread> pool;
     std::vector<float> partial(threads, 0.0f);
-    const bool prefetch = pass % 2 == 1;
+    const int mode = pass % 4;
     // Threads take 1 MiB chunks from a shared counter, as decode's thread pool hands out work: with a
     // fixed half each, one thread the hypervisor delays holds up the pass, and 2-thread decode (which
     // rebalances) measured above such a probe on this VM (57 GB/s against 47-52).
@@ -101,7 +112,7 @@ double MeasureReadBandwidthInProcess(int threads, uint64_t buffer_bytes, int pas
         float sum = 0;
         for (uint64_t begin; (begin = next.fetch_add(kChunk)) < n_vec;) {
           const uint64_t count = std::min(kChunk, n_vec - begin);
-          sum += prefetch ? SumSliceBest<2048>(buffer + begin, count) : SumSliceBest<0>(buffer + begin, count);
+          sum += SumSliceInMode(mode, buffer + begin, count);
         }
         partial[t] = sum;
       });

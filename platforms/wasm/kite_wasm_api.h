@@ -90,7 +90,8 @@ int kite_wasm_gen_reuse(void* gen, const char* params_json, const int32_t* ids, 
 void kite_wasm_gen_destroy(void* gen);
 
 /* Benchmarks (read_probe.cc): the best of `passes` timed reads of a `megabytes` heap buffer by this
- * thread, in GB/s; -1 if the arguments are out of range (1..1024 MB) or the buffer cannot be had. */
+ * thread, read as one stream and as four (as decode reads its weights), in GB/s; -1 if the arguments
+ * are out of range (1..1024 MB) or the buffer cannot be had. */
 double kite_wasm_read_gbps(int megabytes, int passes);
 
 #ifdef __cplusplus

@@ -646,15 +646,27 @@ void SweepRows(const GemmTile& t, int64_t m0, int mr, int64_t n_begin, int64_t n
       PrepareRow<kQ4>(static_cast<const int8_t*>(t.x) + m * t.x_row_elements + b0 * 32,
                       t.x_scales + m * t.blocks + b0, blocks, &p);
       if constexpr (kTileCols == 1) {
-        int64_t n = n_begin;
-        for (; kQ4 && n + 2 <= n_end; n += 2) {
-          float dots[2];
-          Q4RowDotPair<kBlocksPerGroup>(t, p, b0, blocks, n, dots);
-          for (int r = 0; r < 2; ++r) {
-            const float v = kQ4 ? dots[r] : dots[r] * row_scales[n + r];
-            y[n + r] = b0 == 0 ? v : y[n + r] + v;
+        // Rows n .. n + kRowsPerStep - 1 into y (Q4 two at a time, Q4RowDotPair).
+        const auto rows_at = [&](int64_t n) {
+          if constexpr (kQ4) {
+            float dots[2];
+            Q4RowDotPair<kBlocksPerGroup>(t, p, b0, blocks, n, dots);
+            for (int r = 0; r < 2; ++r) y[n + r] = b0 == 0 ? dots[r] : y[n + r] + dots[r];
+          } else {
+            const float v = RowDot<kQ4, kBlocksPerGroup>(t, p, b0, blocks, n) * row_scales[n];
+            y[n] = b0 == 0 ? v : y[n] + v;
           }
+        };
+        constexpr int64_t kRowsPerStep = kQ4 ? 2 : 1;
+        // The rows are read as kDecodeStreams sequential streams, one row (pair) from each in turn,
+        // as RunGemmTiles does natively. It matters more here: wasm has no prefetch instruction, and
+        // one wasm stream read 7-9 GB/s where four read 12-16 (Intel Xeon VM, platforms/wasm/README.md).
+        const int64_t per_stream = (n_end - n_begin) / (kDecodeStreams * kRowsPerStep) * kRowsPerStep;
+        for (int64_t i = 0; i < per_stream; i += kRowsPerStep) {
+          for (int s = 0; s < kDecodeStreams; ++s) rows_at(n_begin + s * per_stream + i);
         }
+        int64_t n = n_begin + kDecodeStreams * per_stream;
+        for (; n + kRowsPerStep <= n_end; n += kRowsPerStep) rows_at(n);
         for (; n < n_end; ++n) {
           const float dot = RowDot<kQ4, kBlocksPerGroup>(t, p, b0, blocks, n);
           const float v = kQ4 ? dot : dot * row_scales[n];
