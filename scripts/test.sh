@@ -48,7 +48,10 @@ fi
 
 if [[ "${KITE_TEST_QUICK:-0}" != "1" ]]; then
   stage "tests under AddressSanitizer + UndefinedBehaviorSanitizer"
+  # -O1 -g1 (line tables): ASan's usual level, and the stage's compile time is most of it. With
+  # -O2 -g one file took 43 s instead of 17, and the stage 948 s of a 2420 s run on a 2-vCPU VM.
   cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DKITE_SANITIZE=ON -DKITE_WERROR=ON \
+    -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -g1 -DNDEBUG" -DCMAKE_C_FLAGS_RELWITHDEBINFO="-O1 -g1 -DNDEBUG" \
     -DKITE_SHARED_DIR="$KITE_SHARED_DIR" >/dev/null
   cmake --build build-asan -j "$JOBS"
   ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
