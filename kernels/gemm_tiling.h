@@ -25,7 +25,8 @@ constexpr int64_t kGemmColumnBlockBytes = 256 * 1024;
 // Decode (M = 1) splits its columns into this many parts and reads them interleaved, one tile of
 // each in turn: one core keeps more cache lines in flight over several sequential streams than over
 // one. Intel Xeon VM, one thread: a plain read 12.5-13 GB/s as one stream, 16.7-17 as four (2 and
-// 8 were no better); SmolLM2-135M's decode matrices, AVX-512 Q8 +15-30%, Q4 +0-10%.
+// 8 were no better); SmolLM2-135M's decode matrices,
+// AVX-512 Q8 +25%, Q4 +9% (medians of 12 alternating runs).
 constexpr int kDecodeStreams = 4;
 
 // The operands of one gemm call, type-erased so one loop nest serves every weight format, with
