@@ -24,9 +24,9 @@ namespace kernels {
 constexpr int64_t kGemmColumnBlockBytes = 256 * 1024;
 // Decode (M = 1) splits its columns into this many parts and reads them interleaved, one tile of
 // each in turn: one core keeps more cache lines in flight over several sequential streams than over
-// one. Intel Xeon VM, one thread: a plain read 12.5-13 GB/s as one stream, 16.7-17 as four (2 and
-// 8 were no better); SmolLM2-135M's decode matrices,
-// AVX-512 Q8 +25%, Q4 +9% (medians of 12 alternating runs).
+// one. Intel Xeon VM, one thread: a plain read 12.5-13 GB/s as one stream, 16.7-17 as four; on
+// SmolLM2-135M's decode matrices AVX-512 Q8 +25%, Q4 +9% (medians of 12 alternating runs), and in
+// wasm 2, 3, 6 and 8 streams were no better than 4.
 constexpr int kDecodeStreams = 4;
 
 // The operands of one gemm call, type-erased so one loop nest serves every weight format, with
