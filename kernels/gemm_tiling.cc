@@ -44,18 +44,6 @@ void RunGemmTiles(const GemmTile& t, const GemmTiling& tiling) {
         }
       }
     }
-    if (a.m == 1) {
-      // Decode reads every weight once, as kDecodeStreams interleaved sequential streams (one tile
-      // from each in turn): one core keeps more lines in flight that way (gemm_tiling.h).
-      const int64_t per_stream = (ne - nb) / (kDecodeStreams * row_n) * row_n;
-      for (int64_t i = 0; i < per_stream; i += row_n) {
-        for (int s = 0; s < kDecodeStreams; ++s) tiling.row_tile(t, 0, 1, nb + s * per_stream + i, row_n);
-      }
-      for (int64_t n = nb + kDecodeStreams * per_stream; n < ne; n += row_n) {
-        tiling.row_tile(t, 0, 1, n, static_cast<int>(std::min<int64_t>(row_n, ne - n)));
-      }
-      continue;
-    }
     for (; m < a.m; ++m) {
       for (int64_t n = nb; n < ne; n += row_n) {
         tiling.row_tile(t, m, 1, n, static_cast<int>(std::min<int64_t>(row_n, ne - n)));

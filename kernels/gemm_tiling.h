@@ -7,8 +7,7 @@
 // tiles of block_tile_m rows, then the columns of the block in tiles of
 // block_tile_n. A block of weights is loaded from memory once and then reused
 // from L2 by every activation tile; a tile of activation rows stays in L1
-// while it sweeps the block. M = 1 (decode) streams the weights, from
-// kDecodeStreams places at once.
+// while it sweeps the block. M = 1 (decode) just streams the weights.
 //
 // No inline code here, not even default member initializers (an implicit
 // constructor is inline code): the -mavx2 files include this header.
@@ -22,12 +21,6 @@ namespace kite {
 namespace kernels {
 
 constexpr int64_t kGemmColumnBlockBytes = 256 * 1024;
-// Decode (M = 1) splits its columns into this many parts and reads them interleaved, one tile of
-// each in turn: one core keeps more cache lines in flight over several sequential streams than over
-// one. Intel Xeon VM, one thread: a plain read 12.5-13 GB/s as one stream, 16.7-17 as four; on
-// SmolLM2-135M's decode matrices AVX-512 Q8 +25%, Q4 +9% (medians of 12 alternating runs), and in
-// wasm 2, 3, 6 and 8 streams were no better than 4.
-constexpr int kDecodeStreams = 4;
 
 // The operands of one gemm call, type-erased so one loop nest serves every weight format, with
 // the row strides worked out once per call (divisions cost more than a short tile's math).

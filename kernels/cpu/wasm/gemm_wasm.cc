@@ -634,6 +634,14 @@ KITE_WASM_INLINE void Q4RowDotPair(const GemmTile& t, const PreparedRow& p, int6
 // Rows [m0, m0 + mr) x columns [n_begin, n_end) of y, one activation row at a time: each row is
 // prepared kPreparedBlocks blocks at a time and swept by kTileCols-wide tiles (kTileCols = 1: RowDot,
 // one weight row at a time, or Q4RowDotPair for Q4); with K beyond one prepared chunk, y collects the chunks' partial sums.
+// Decode reads a matrix's rows (this thread's share of them) as this many interleaved sequential
+// streams, one row (Q4: one row pair) of each in turn: one core keeps more cache lines in flight
+// over several streams than over one, and wasm has no prefetch instruction. Intel Xeon VM, one
+// thread: a wasm read loop 7-9 GB/s as one stream, 12-16 as four; 2, 3, 6 and 8 streams were no
+// better for decode. Native decode keeps one stream (it prefetches; platforms/wasm/README.md has
+// what 4 streams did there).
+constexpr int kDecodeStreams = 4;
+
 template <int kTileCols, bool kQ4, int kBlocksPerGroup>
 void SweepRows(const GemmTile& t, int64_t m0, int mr, int64_t n_begin, int64_t n_end) {
   const GemmArgs& a = *t.args;
@@ -658,9 +666,7 @@ void SweepRows(const GemmTile& t, int64_t m0, int mr, int64_t n_begin, int64_t n
           }
         };
         constexpr int64_t kRowsPerStep = kQ4 ? 2 : 1;
-        // The rows are read as kDecodeStreams sequential streams, one row (pair) from each in turn,
-        // as RunGemmTiles does natively. It matters more here: wasm has no prefetch instruction, and
-        // one wasm stream read 7-9 GB/s where four read 12-16 (Intel Xeon VM, platforms/wasm/README.md).
+        // kDecodeStreams streams, one row (pair) from each in turn, then the rows left over.
         const int64_t per_stream = (n_end - n_begin) / (kDecodeStreams * kRowsPerStep) * kRowsPerStep;
         for (int64_t i = 0; i < per_stream; i += kRowsPerStep) {
           for (int s = 0; s < kDecodeStreams; ++s) rows_at(n_begin + s * per_stream + i);
