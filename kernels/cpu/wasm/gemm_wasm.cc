@@ -631,9 +631,6 @@ KITE_WASM_INLINE void Q4RowDotPair(const GemmTile& t, const PreparedRow& p, int6
   out[1] = wasm_f32x4_extract_lane(v, 2);
 }
 
-// Rows [m0, m0 + mr) x columns [n_begin, n_end) of y, one activation row at a time: each row is
-// prepared kPreparedBlocks blocks at a time and swept by kTileCols-wide tiles (kTileCols = 1: RowDot,
-// one weight row at a time, or Q4RowDotPair for Q4); with K beyond one prepared chunk, y collects the chunks' partial sums.
 // Decode reads a matrix's rows (this thread's share of them) as this many interleaved sequential
 // streams, one row (Q4: one row pair) of each in turn: one core keeps more cache lines in flight
 // over several streams than over one, and wasm has no prefetch instruction. Intel Xeon VM, one
@@ -642,6 +639,9 @@ KITE_WASM_INLINE void Q4RowDotPair(const GemmTile& t, const PreparedRow& p, int6
 // what 4 streams did there).
 constexpr int kDecodeStreams = 4;
 
+// Rows [m0, m0 + mr) x columns [n_begin, n_end) of y, one activation row at a time: each row is
+// prepared kPreparedBlocks blocks at a time and swept by kTileCols-wide tiles (kTileCols = 1: RowDot,
+// one weight row at a time, or Q4RowDotPair for Q4); with K beyond one prepared chunk, y collects the chunks' partial sums.
 template <int kTileCols, bool kQ4, int kBlocksPerGroup>
 void SweepRows(const GemmTile& t, int64_t m0, int mr, int64_t n_begin, int64_t n_end) {
   const GemmArgs& a = *t.args;
@@ -673,10 +673,9 @@ void SweepRows(const GemmTile& t, int64_t m0, int mr, int64_t n_begin, int64_t n
         }
         int64_t n = n_begin + kDecodeStreams * per_stream;
         for (; n + kRowsPerStep <= n_end; n += kRowsPerStep) rows_at(n);
-        for (; n < n_end; ++n) {
+        if (kQ4 && n < n_end) {  // an odd last Q4 row, alone
           const float dot = RowDot<kQ4, kBlocksPerGroup>(t, p, b0, blocks, n);
-          const float v = kQ4 ? dot : dot * row_scales[n];
-          y[n] = b0 == 0 ? v : y[n] + v;
+          y[n] = b0 == 0 ? dot : y[n] + dot;
         }
       } else {
         for (int64_t n0 = n_begin; n0 < n_end; n0 += kTileCols) {
