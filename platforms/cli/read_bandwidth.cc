@@ -23,8 +23,8 @@ typedef float Vec8 __attribute__((vector_size(32)));
 // GB/s plain, 41-42 with 2 KB ahead), and the roofline must be the most the machine can read, or
 // decode shows above 100% of it. kStreams > 1 reads the slice as that many interleaved sequential
 // streams, 512 bytes of each in turn: one core keeps more lines in flight over several streams
-// (Intel Xeon VM: 12.5-13 GB/s as one, 16.7-17 as 4). Native decode reads one stream per thread, but
-// a decode that read several would otherwise show above 100% of a one-stream probe.
+// (Intel Xeon VM: 12.5-13 GB/s as one, 16.7-17 as 4). Native decode reads one stream per thread; the
+// probe reads four too because, as with prefetch, the roofline is the most the machine can read.
 template <int kPrefetch, int kStreams>
 inline __attribute__((always_inline)) float SumSliceBody(const Vec8* p, uint64_t n) {
   Vec8 a[8] = {};
