@@ -21,7 +21,7 @@ namespace {
 
 #define KITE_GEMM_SET(name, isa, lanes) \
   {name, f32_gemm_f32__##isa, f16_gemm_f32__##isa, bf16_gemm_f32__##isa, qs8_gemm_f32__##isa, \
-   qs4_gemm_f32__##isa, f32_qd8_quantize__##isa, lanes, nullptr, nullptr}
+   qs4_gemm_f32__##isa, f32_qd8_quantize__##isa, lanes, nullptr, nullptr, nullptr}
 
 const GemmKernels kReference = KITE_GEMM_SET("scalar", scalar, 1);
 
@@ -29,19 +29,22 @@ const GemmKernels kReference = KITE_GEMM_SET("scalar", scalar, 1);
 const GemmKernels kAvx2 = KITE_GEMM_SET("avx2", avx2, 8);
 // AVX-VNNI adds integer dot products only; AVX-512 also 16-wide float tiles for prefill.
 const GemmKernels kAvxVnni = {"avx-vnni", f32_gemm_f32__avx2, f16_gemm_f32__avx2, bf16_gemm_f32__avx2,
-                              qs8_gemm_f32__avxvnni, qs4_gemm_f32__avxvnni, f32_qd8_quantize__avx2, 8, nullptr, nullptr};
+                              qs8_gemm_f32__avxvnni, qs4_gemm_f32__avxvnni, f32_qd8_quantize__avx2, 8,
+                              nullptr, nullptr, nullptr};
 const GemmKernels kAvx512Vnni = {"avx512-vnni", f32_gemm_f32__avx512, f16_gemm_f32__avx512, bf16_gemm_f32__avx512,
                                  qs8_gemm_f32__avx512vnni, qs4_gemm_f32__avx512vnni, f32_qd8_quantize__avx2, 16,
-                                 qs4_prefill_prepare__avx512vnni, qs4_prefill_gemm__avx512vnni};
+                                 qs4_prefill_prepare__avx512vnni, qs4_prefill_gemm__avx512vnni, nullptr};
 #endif
 
 #if defined(__aarch64__)
 const GemmKernels kNeon = KITE_GEMM_SET("neon", neon, 4);
 // dotprod and i8mm only change the integer kernels; the float ones are the baseline NEON ones.
 const GemmKernels kNeonDot = {"neon-dotprod", f32_gemm_f32__neon, f16_gemm_f32__neon, bf16_gemm_f32__neon,
-                              qs8_gemm_f32__neon_dot, qs4_gemm_f32__neon_dot, f32_qd8_quantize__neon, 4, nullptr, nullptr};
+                              qs8_gemm_f32__neon_dot, qs4_gemm_f32__neon_dot, f32_qd8_quantize__neon, 4,
+                              nullptr, nullptr, nullptr};
 const GemmKernels kNeonI8mm = {"neon-i8mm", f32_gemm_f32__neon, f16_gemm_f32__neon, bf16_gemm_f32__neon,
-                               qs8_gemm_f32__neon_i8mm, qs4_gemm_f32__neon_i8mm, f32_qd8_quantize__neon, 4, nullptr, nullptr};
+                               qs8_gemm_f32__neon_i8mm, qs4_gemm_f32__neon_i8mm, f32_qd8_quantize__neon, 4,
+                               nullptr, nullptr, nullptr};
 #endif
 
 #if defined(__wasm_simd128__)

@@ -67,6 +67,11 @@ struct GemmKernels {
   // Both null, or both set: the faster Q4 path for M >= 2 (gemm_q4 still takes any M).
   PrepareQ4PrefillFn prepare_q4_prefill;
   GemmQ4PrefillFn gemm_q4_prefill;
+  // Null, or gemm_q4 over rows stored in transposed groups (quant_formats.h), a layout this set reads
+  // faster. The relaxed wasm set has one: its weights sit in the writable wasm heap, where the
+  // Engine can rearrange them when asked (Engine::RearrangeWeightsForKernels); MatMul picks this
+  // kernel for the matrices marked so (Matrix::q4_transposed) and gemm_q4 for the others.
+  GemmQ4Fn gemm_q4_transposed;
 };
 
 // The scalar reference: the truth every other kernel is tested against.

@@ -70,6 +70,9 @@ void qs8_gemm_f32__wasm_relaxed(const GemmArgs& a, const int8_t* w, const float*
                                 const float* x_scales);
 void qs4_gemm_f32__wasm_relaxed(const GemmArgs& a, const uint8_t* w, const uint16_t* w_scales_f16,
                                 int64_t group_size, const int8_t* xq, const float* x_scales);
+// Q4 rows in transposed groups (quant_formats.h): GemmKernels::gemm_q4_transposed.
+void qs4t_gemm_f32__wasm_relaxed(const GemmArgs& a, const uint8_t* w, const uint16_t* w_scales_f16,
+                                 int64_t group_size, const int8_t* xq, const float* x_scales);
 #endif
 
 #undef KITE_DECLARE_GEMM_SET

@@ -14,6 +14,12 @@
 //                    value = q * scale[row][col / group_size]
 // Q8 activation row:  int8 [K_pad] with one f32 scale per 32-column block (K_pad = RoundUp(K, 32)),
 //                    symmetric: scale = max|x| / 127, q = round(x / scale); zero block -> scale 0.
+// Q4 weight, transposed groups (kernel-private: GemmKernels::gemm_q4_transposed reads it; the wasm
+//                    heap's weights are rearranged into it when asked, TransposeQ4Groups): in each
+//                    of a row's first ceil(K / 32) / 4 groups of 4 blocks (64 bytes, 16 words of 4
+//                    bytes), word v of block i is stored at word 4v + i instead of 4i + v, so one
+//                    16-byte load holds word v of 4 blocks. The other blocks keep the layout above.
+//                    Transposing twice gives the row back.
 // Q4 prefill activation row (AVX-512 only; kernel-private, made per op from the Q8 row): chunks of
 //                    16 blocks, 640 bytes each: 512 bytes of codes as 8 x 64 bytes where bytes
 //                    4l..4l+3 of part t are bytes 4t..4t+3 of block l, then the 16 block scales
@@ -33,6 +39,8 @@ inline int64_t RoundUp(int64_t x, int64_t m) { return (x + m - 1) / m * m; }
 inline int64_t Q8RowBytes(int64_t k) { return RoundUp(k, kQuantBlock); }
 inline int64_t Q4RowBytes(int64_t k, int64_t group_size) { return RoundUp(k, group_size) / 2; }
 inline int64_t Q4GroupsPerRow(int64_t k, int64_t group_size) { return RoundUp(k, group_size) / group_size; }
+// Blocks of a Q4 row stored in transposed groups (the rest of its ceil(K / 32) blocks are not).
+inline int64_t Q4TransposedBlocks(int64_t k) { return RoundUp(k, kQuantBlock) / kQuantBlock / 4 * 4; }
 
 // A Q8 activation block whose max|x| is below this is stored as a zero block (scale 0). Far below any
 // real activation, and safely above where 127 / max|x| overflows f32 (max|x| < 3.7e-37) or the scale

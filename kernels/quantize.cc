@@ -169,5 +169,38 @@ int Q4CodeAt(const uint8_t* row, int64_t column) {
   return ((column % 32) < 16 ? (byte & 0x0f) : (byte >> 4)) - 8;
 }
 
+void TransposeQ4Groups(uint8_t* data, int64_t n, int64_t k, int64_t group_size) {
+  const int64_t row_bytes = Q4RowBytes(k, group_size);
+  const int64_t groups = Q4TransposedBlocks(k) / 4;
+  for (int64_t row = 0; row < n; ++row) {
+    for (int64_t g = 0; g < groups; ++g) {
+      uint8_t* group = data + row * row_bytes + g * 64;
+      uint32_t words[16], out[16];
+      std::memcpy(words, group, 64);
+      for (int i = 0; i < 4; ++i) {
+        for (int v = 0; v < 4; ++v) out[4 * v + i] = words[4 * i + v];
+      }
+      std::memcpy(group, out, 64);
+    }
+  }
+}
+
+void DequantizeRowsQ4Transposed(const uint8_t* data, const uint16_t* scales, int64_t n, int64_t k, int64_t group_size,
+                                float* w) {
+  const int64_t groups = Q4GroupsPerRow(k, group_size);
+  const int64_t row_bytes = Q4RowBytes(k, group_size);
+  const int64_t transposed = Q4TransposedBlocks(k);
+  for (int64_t row = 0; row < n; ++row) {
+    const uint8_t* r = data + row * row_bytes;
+    for (int64_t c = 0; c < k; ++c) {
+      const int64_t block = c / 32, j = c % 16;
+      // Byte j of block i of a group is byte j % 4 of word 4 (j / 4) + i.
+      const int64_t at = block < transposed ? (block / 4) * 64 + ((j / 4) * 4 + block % 4) * 4 + j % 4 : block * 16 + j;
+      const int q = ((c % 32) < 16 ? (r[at] & 0x0f) : (r[at] >> 4)) - 8;
+      w[row * k + c] = static_cast<float>(q) * HalfToFloat(scales[row * groups + c / group_size]);
+    }
+  }
+}
+
 }  // namespace kernels
 }  // namespace kite

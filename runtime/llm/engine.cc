@@ -2,7 +2,9 @@
 
 #include <algorithm>
 #include <chrono>
+#include <set>
 
+#include "kernels/quantize.h"
 #include "runtime/backend/xnnpack/xnnpack_matmul.h"
 #include "runtime/core/thread_pool.h"
 #include "runtime/llm/chat_template/chat_template.h"
@@ -17,7 +19,9 @@ Result<std::unique_ptr<Engine>> Engine::Load(const EngineOptions& options) {
   if (options.model_data != nullptr) {
     KITE_ASSIGN_OR_RETURN(std::unique_ptr<Artifact> artifact,
                           Artifact::FromView(ViewOfExternal(options.model_data, options.model_size, options.model_name)));
-    return FromArtifact(std::move(artifact), options);
+    KITE_ASSIGN_OR_RETURN(std::unique_ptr<Engine> engine, FromArtifact(std::move(artifact), options));
+    engine->from_memory_ = true;
+    return engine;
   }
   if (options.model_path.empty()) return InvalidArgument("no model path given");
   KITE_ASSIGN_OR_RETURN(std::unique_ptr<Artifact> artifact, Artifact::Open(options.model_path));
@@ -50,6 +54,29 @@ Result<std::unique_ptr<Engine>> Engine::FromArtifact(std::unique_ptr<Artifact> a
   }
   engine->artifact_ = std::move(artifact);
   return engine;
+}
+
+Result<int> Engine::RearrangeWeightsForKernels() {
+  if (!from_memory_) {
+    return Status(StatusCode::kUnsupported,
+                  "RearrangeWeightsForKernels: the engine was not loaded from model_data (a mapped file is read-only)");
+  }
+  if (rearranged_) return rearranged_tensors_;
+  rearranged_ = true;
+  if (model_->kernels().gemm_q4_transposed == nullptr) return 0;
+  // Tied matrices share their bytes: each tensor is transposed once, every Matrix naming it is marked.
+  std::set<const void*> done;
+  for (Matrix* m : model_->KernelLayoutMatrices()) {
+    if (!m->present() || m->dtype != DType::kQ4 || m->q4_transposed) continue;
+    if (done.insert(m->data).second) {
+      // The bytes are the caller's writable buffer (from_memory_): the view is const only for
+      // the file-backed case.
+      kernels::TransposeQ4Groups(static_cast<uint8_t*>(const_cast<void*>(m->data)), m->rows, m->cols, m->group_size);
+    }
+    m->q4_transposed = true;
+  }
+  rearranged_tensors_ = static_cast<int>(done.size());
+  return rearranged_tensors_;
 }
 
 Status Engine::PackForXnnpack(XnnpackMode mode, const std::string& where) {

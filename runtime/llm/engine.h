@@ -66,6 +66,14 @@ class Engine {
   const XnnpackPackStats& xnnpack_stats() const { return xnnpack_stats_; }
   // Products run through XNNPACK so far, by all sessions together (tests: which path ran).
   uint64_t xnnpack_products() const;
+  // Rearranges the model's weights, in memory, into the kernel set's own layout where it has one
+  // (GemmKernels::gemm_q4_transposed: the relaxed wasm set), for the matrices the model reads only
+  // through its kernels (Model::KernelLayoutMatrices). Only for an engine loaded from model_data the
+  // caller lets it modify (the wasm heap), before any session runs; afterwards the artifact's tensor
+  // bytes are no longer the stored ones (checksums, other backends reading them). Returns how many
+  // tensors it rearranged (0 when the kernels read the stored layout).
+  Result<int> RearrangeWeightsForKernels();
+  int rearranged_tensors() const { return rearranged_tensors_; }
 
   Result<std::vector<int32_t>> Tokenize(const std::string& text, bool parse_special, bool add_special) const;
   // skip_special drops special tokens (BOS, <|im_end|>, ...) from the text.
@@ -88,6 +96,9 @@ class Engine {
   std::unique_ptr<Tokenizer> tokenizer_;
   std::unique_ptr<ChatTemplate> chat_template_;
   std::vector<int32_t> eos_ids_;
+  bool from_memory_ = false;  // loaded from EngineOptions::model_data
+  bool rearranged_ = false;
+  int rearranged_tensors_ = 0;
 };
 
 }  // namespace kite

@@ -72,6 +72,13 @@ std::vector<Matrix*> LlamaModel::PackableMatrices() {
   return out;
 }
 
+std::vector<Matrix*> LlamaModel::KernelLayoutMatrices() {
+  std::vector<Matrix*> out = PackableMatrices();
+  out.push_back(&weights_.embed);  // DequantizeRow
+  out.push_back(&weights_.lm_head);
+  return out;
+}
+
 Status LlamaModel::Forward(ForwardState& base, ThreadPool& pool, const int32_t* tokens, int64_t n, int64_t pos,
                            float* logits, bool all_rows) const {
   LlamaState& s = static_cast<LlamaState&>(base);

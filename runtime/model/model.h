@@ -51,6 +51,11 @@ class Model {
   // kMatMulInputPadFloats of padding (cpu_matmul.h) and whose outputs have row stride = rows;
   // families that have not checked that list none.
   virtual std::vector<Matrix*> PackableMatrices() { return {}; }
+  // The matrices read only through MatMul and DequantizeRow (cpu_matmul.h), which follow a kernel
+  // set's own layout: the Engine may rearrange their bytes into it (Engine::RearrangeWeightsForKernels)
+  // before any session shares the model. A tied matrix is listed under each name. Families that have
+  // not checked that list none.
+  virtual std::vector<Matrix*> KernelLayoutMatrices() { return {}; }
   // Runs tokens[0..n) at positions [pos, pos + n), writing their K/V into the cache.
   // logits: null, or [n][vocab] when all_rows, else [vocab] for the last token.
   virtual Status Forward(ForwardState& state, ThreadPool& pool, const int32_t* tokens, int64_t n, int64_t pos,

@@ -27,6 +27,9 @@ struct Matrix {
   // f32/f16 only: the same matrix packed by XNNPACK for prefill (owned by the Engine, output row
   // stride = rows), or null. MatMul takes it when the shape rule says so.
   const XnnpackMatrix* xnnpack = nullptr;
+  // Q4 only: rearranged into transposed groups (quant_formats.h) for the kernel set's
+  // gemm_q4_transposed (Engine::RearrangeWeightsForKernels).
+  bool q4_transposed = false;
   bool present() const { return data != nullptr; }
 };
 

@@ -6,6 +6,8 @@
 #include <cstring>
 #include <limits>
 #include <random>
+#include <string>
+#include <utility>
 #include <vector>
 
 #if defined(__aarch64__) && defined(__linux__)
@@ -211,12 +213,20 @@ TEST(GemmQ4, AllScalePatternsConvertExactly) {
       std::vector<int8_t> xq(static_cast<size_t>(m * k), 0);
       for (int64_t i = 0; i < m * k; i += 32) xq[i] = 1;
       const std::vector<float> x_scales(static_cast<size_t>(m * blocks), 1.0f);
+      // Each set's Q4 kernels; the weights' bytes are all equal, so they are their own transposed groups.
+      std::vector<std::pair<std::string, kernels::GemmQ4Fn>> q4_kernels;
       for (const kernels::GemmKernels* set : AvailableKernelSets()) {
-        SCOPED_TRACE(std::string(set->isa) + " k=" + std::to_string(k) + " m=" + std::to_string(m));
+        q4_kernels.emplace_back(set->isa, set->gemm_q4);
+        if (set->gemm_q4_transposed) {
+          q4_kernels.emplace_back(std::string(set->isa) + " transposed", set->gemm_q4_transposed);
+        }
+      }
+      for (const auto& [name, gemm] : q4_kernels) {
+        SCOPED_TRACE(name + " k=" + std::to_string(k) + " m=" + std::to_string(m));
         std::vector<float> y(static_cast<size_t>(m * n));
         kernels::GemmArgs a;
         a.m = m, a.k = k, a.ldy = n, a.n_begin = 0, a.n_end = n, a.y = y.data();
-        set->gemm_q4(a, w.data(), scales.data(), 32, xq.data(), x_scales.data());
+        gemm(a, w.data(), scales.data(), 32, xq.data(), x_scales.data());
         int bad = 0;
         for (int64_t i = 0; i < m * n; ++i) {
           const float want = kernels::HalfToFloat(static_cast<uint16_t>(i % n));

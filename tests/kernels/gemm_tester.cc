@@ -273,6 +273,16 @@ void GemmTester::Test(const GemmKernels& set, WeightFormat f) const {
   a.y = y_test.data();
   RunKernel(set, f, p, a);
   Compare(p, f, y_ref, y_test, n_begin, n_end, ldy, "gemm");
+  // The set's Q4 kernel over rows rearranged into transposed groups (quant_formats.h), as the Engine
+  // stores them for it.
+  if (f == WeightFormat::kQ4 && set.gemm_q4_transposed != nullptr) {
+    std::vector<uint8_t> transposed = p.w4;
+    kernels::TransposeQ4Groups(transposed.data(), n_, k_, p.group_size);
+    std::vector<float> y_transposed(y_ref.size(), kSentinel);
+    a.y = y_transposed.data();
+    set.gemm_q4_transposed(a, transposed.data(), p.w4_scales.data(), p.group_size, p.xq.data(), p.xs.data());
+    Compare(p, f, y_ref, y_transposed, n_begin, n_end, ldy, "gemm_q4_transposed");
+  }
   // The set's second Q4 path for M >= 2, on its own activation layout made from the same xq.
   if (f == WeightFormat::kQ4 && set.gemm_q4_prefill != nullptr && m_ >= 2) {
     std::vector<uint8_t> prepared(static_cast<size_t>(kernels::Q4PrefillBufferBytes(m_, k_)));

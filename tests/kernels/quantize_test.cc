@@ -281,6 +281,42 @@ TEST(QuantizeQ4, ZeroHugeAndTinyGroups) {
   EXPECT_EQ(scales[1], 0);
 }
 
+// Transposed groups (quant_formats.h): word v of block i of each whole 4-block group moves to word
+// 4v + i, the last ceil(K / 32) % 4 blocks and the padding stay, transposing twice restores the
+// row, and DequantizeRowsQ4Transposed reads back what DequantizeRowsQ4 read before. K = 1 (no whole
+// group), 128 (one), 576 (4 and 2 blocks left, SmolLM2's hidden size), 600 with groups of 128
+// (19 blocks of codes in 20 stored).
+TEST(QuantizeQ4, TransposedGroups) {
+  std::mt19937 rng(11);
+  std::uniform_int_distribution<int> byte(0, 255);
+  for (const auto& shape : {std::pair<int64_t, int64_t>{1, 32}, {128, 32}, {576, 32}, {576, 64}, {600, 128}}) {
+    const int64_t k = shape.first, g = shape.second, n = 3, row_bytes = Q4RowBytes(k, g);
+    SCOPED_TRACE("k=" + std::to_string(k) + " g=" + std::to_string(g));
+    std::vector<uint8_t> stored(static_cast<size_t>(n * row_bytes));
+    for (uint8_t& b : stored) b = static_cast<uint8_t>(byte(rng));
+    std::vector<uint16_t> scales(static_cast<size_t>(n * Q4GroupsPerRow(k, g)));
+    for (uint16_t& s : scales) s = FloatToHalf(0.01f * static_cast<float>(byte(rng) + 1));
+    std::vector<uint8_t> t = stored;
+    TransposeQ4Groups(t.data(), n, k, g);
+    const int64_t whole = Q4TransposedBlocks(k);
+    for (int64_t r = 0; r < n; ++r) {
+      for (int64_t b = 0; b < row_bytes / 16; ++b) {
+        for (int64_t v = 0; v < 4; ++v) {
+          const int64_t at = b < whole ? (b / 4) * 64 + (4 * v + b % 4) * 4 : b * 16 + 4 * v;
+          EXPECT_EQ(std::memcmp(&t[r * row_bytes + at], &stored[r * row_bytes + b * 16 + 4 * v], 4), 0)
+              << "row " << r << " block " << b << " word " << v;
+        }
+      }
+    }
+    std::vector<float> want(static_cast<size_t>(n * k)), got(want.size());
+    DequantizeRowsQ4(stored.data(), scales.data(), n, k, g, want.data());
+    DequantizeRowsQ4Transposed(t.data(), scales.data(), n, k, g, got.data());
+    EXPECT_EQ(got, want);
+    TransposeQ4Groups(t.data(), n, k, g);
+    EXPECT_EQ(t, stored);
+  }
+}
+
 // The Q8 activation quantizer of every kernel set (they agree bit for bit, see gemm_test.cc).
 TEST(QuantizeActivations, RoundTripWithinHalfAStep) {
   const GemmKernels& ref = ReferenceGemmKernels();

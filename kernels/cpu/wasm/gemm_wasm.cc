@@ -42,6 +42,7 @@ namespace {
 enum FloatFormat { kF32, kF16, kBf16 };
 
 using wasm::FiniteHalfLanesToFloat;
+using wasm::FiniteHighHalfLanesToFloat;
 using wasm::HalfLanesToFloat;
 using wasm::HorizontalSum;
 
@@ -171,6 +172,10 @@ KITE_WASM_INLINE v128_t ReduceFourI32(v128_t a0, v128_t a1, v128_t a2, v128_t a3
 // the factor 256. A standalone kernel of this shape ran 1.47x the baseline's in node 20 (22.5 vs
 // 15.3 GB/s of Q4 weights, 49152 x 576). The int16 lanes of 4 blocks are summed pairwise twice
 // before one widening (ReduceFourBlockDots): q4 decode +3% against a widening per block.
+// The relaxed set also has a Q4 kernel over rows in transposed groups (kernels/quant_formats.h; the
+// Engine rearranges the heap's weights into them when asked, Engine::RearrangeWeightsForKernels),
+// which removes those reductions for whole groups of 4 blocks (Q4GroupStep); there decode and
+// prefill both run the 2-row decode loop, and the last K % 128 columns keep the stored layout.
 //
 // The relaxed Q8 variant makes the activations the 7-bit operand: x = sign * |x| with |x| <= 127
 // (the activation quantizer's codes are in [-127, 127]), so w . x = sum |x| * (w ^ s) + sum over
@@ -200,8 +205,9 @@ struct PreparedRow {
 
 // Blocks [0, blocks) of one Q8 activation row (codes x, scales x_scales) into p, padded with zero
 // blocks to a multiple of 4. Q8: x[2i] and x[2i + 1] of each 16 columns; Q4: 256 x[2i], 16 x[16 + 2i],
-// x[2i + 1] and 256 x[17 + 2i] (the pairs of the masks in Q4BlockDot).
-template <bool kQ4>
+// x[2i + 1] and 256 x[17 + 2i] (the pairs of the masks in Q4BlockDot). kTransposed (relaxed Q4 only):
+// also for weights in transposed groups, below.
+template <bool kQ4, bool kTransposed = false>
 KITE_WASM_INLINE void PrepareRow(const int8_t* x, const float* x_scales, int64_t blocks, PreparedRow* p) {
   const int64_t padded = (blocks + 3) & ~int64_t{3};
   for (int64_t b = 0; b < padded; ++b) {
@@ -259,6 +265,21 @@ KITE_WASM_INLINE void PrepareRow(const int8_t* x, const float* x_scales, int64_t
     }
     const v128_t reduced = ReduceFourI32(sums[0], sums[1], sums[2], sums[3]);
     wasm_v128_store(p->offset + b, kQ4 ? wasm_i32x4_neg(reduced) : reduced);
+  }
+  // Each whole group of 4 blocks also as the weights' transposed groups pair with it (Q4GroupStep):
+  // x[b + v][2] holds word v of the low-nibble columns of blocks b .. b + 3, x[b + v][3] the same of
+  // the high-nibble columns (x[2] and x[3] served the offsets above).
+  for (int64_t b = 0; b + 4 <= blocks && kQ4 && kRelaxed && kTransposed; b += 4) {
+    _Pragma("clang loop unroll(full)")
+    for (int h = 0; h < 2; ++h) {
+      const v128_t a0 = p->x[b][h], a1 = p->x[b + 1][h], a2 = p->x[b + 2][h], a3 = p->x[b + 3][h];
+      const v128_t t01l = wasm_i32x4_shuffle(a0, a1, 0, 4, 1, 5), t23l = wasm_i32x4_shuffle(a2, a3, 0, 4, 1, 5);
+      const v128_t t01h = wasm_i32x4_shuffle(a0, a1, 2, 6, 3, 7), t23h = wasm_i32x4_shuffle(a2, a3, 2, 6, 3, 7);
+      p->x[b][2 + h] = wasm_i64x2_shuffle(t01l, t23l, 0, 2);
+      p->x[b + 1][2 + h] = wasm_i64x2_shuffle(t01l, t23l, 1, 3);
+      p->x[b + 2][2 + h] = wasm_i64x2_shuffle(t01h, t23h, 0, 2);
+      p->x[b + 3][2 + h] = wasm_i64x2_shuffle(t01h, t23h, 1, 3);
+    }
   }
 }
 
@@ -332,14 +353,15 @@ KITE_WASM_INLINE v128_t Q4ScaleHalves4(const uint16_t* ws, int64_t b, int64_t pb
 // scale_exponents, for HadSpecialScale.
 KITE_WASM_INLINE v128_t MulByScaleHalves(v128_t scale, v128_t halves, v128_t* scale_exponents) {
   if (!kRelaxed) return wasm_f32x4_mul(scale, HalfLanesToFloat(halves));
-  *scale_exponents = wasm_u32x4_max(*scale_exponents, wasm_v128_and(halves, wasm_i32x4_splat(0x7c00)));
+  // 16-bit lanes, as Q4GroupStep collects them (there 8 halves per vector).
+  *scale_exponents = wasm_u16x8_max(*scale_exponents, wasm_v128_and(halves, wasm_i32x4_splat(0x7c00)));
   return wasm_f32x4_mul(scale, FiniteHalfLanesToFloat(halves));
 }
 
 // Whether MulByScaleHalves met an Inf or NaN scale (relaxed module only): its conversion was wrong
 // for that lane, and the row is redone by Q4RowDotWithSpecialScales.
 KITE_WASM_INLINE bool HadSpecialScale(v128_t scale_exponents) {
-  return kRelaxed && wasm_v128_any_true(wasm_i32x4_eq(scale_exponents, wasm_i32x4_splat(0x7c00)));
+  return kRelaxed && wasm_v128_any_true(wasm_i16x8_eq(scale_exponents, wasm_i16x8_splat(0x7c00)));
 }
 
 // The f16 group scales of the kBlocks blocks b .. b + kBlocks - 1 of one Q4 row (ws: the row's
@@ -582,14 +604,95 @@ KITE_WASM_INLINE v128_t Q4PairTail(const PreparedRow& p, const uint8_t* wa, cons
   return wasm_f32x4_mul(dots, MulByScaleHalves(scale, halves, scale_exponents));
 }
 
-// Q4 decode, RowDot of rows n and n + 1 into out[0] and out[1]: each row's 4-block steps as in
-// RowDot, then their last 1 or 2 blocks (K % 128 = 32 or 64, e.g. K = 576) in one Q4PairTail, whose
-// reduction and scaling would otherwise cost each row almost a whole step. Measured in node 20 on
-// 1536 x 576 (30.2 -> 28.4 ns per row) and in q4 decode of SmolLM2-135M (+2-5%); Q8 rows in pairs
-// were 1-8% slower, so Q8 keeps RowDot.
+#if defined(KITE_WASM_RELAXED)
+// Relaxed Q4 decode: one whole group of 4 blocks (a transposed group, quant_formats.h) of rows a and
+// b (weights wa, wb at prepared block pb, scales wsa, wsb, b: the rows' block at pb), added to acc_a
+// and acc_b with lane i for block pb + i. Word v of the 4 blocks is one 16-byte load; against x[pb +
+// v][2..3] (PrepareRow) its two relaxed dots give int16 lanes whose pairs belong to the 4 blocks, so
+// the 4 loads of a row add into one int16 vector (|lane| <= 4 * 2 * 2 * 15 * 127 = 30480) and one
+// pairwise widening yields the 4 block dots: no per-block reduction. Each activation vector serves
+// both rows. With groups of 32 columns both rows' 4 scales come in one 16-byte vector, and one
+// shuffle per row puts them in the high halves of its lanes for the conversion. Against RowStep on
+// the stored layout (node 20, Intel Xeon VM, one thread): 3 matrices in L2 1.22x faster; from memory
+// 576 x 576 matrices 1.06x, 1536 x 576 1.12x, 49152 x 576 1.13x.
 template <int kBlocksPerGroup>
+KITE_WASM_INLINE void Q4GroupStep(const PreparedRow& p, const uint8_t* wa, const uint8_t* wb, const uint16_t* wsa,
+                                  const uint16_t* wsb, int64_t b, int64_t pb, int64_t blocks_per_group, v128_t* acc_a,
+                                  v128_t* acc_b, v128_t* scale_exponents, volatile v128_t* schedule_barrier) {
+  const v128_t nibble = wasm_i8x16_splat(0x0f);
+  v128_t sum_a = wasm_i16x8_splat(0), sum_b = wasm_i16x8_splat(0);
+  _Pragma("clang loop unroll(full)")
+  for (int v = 0; v < 4; ++v) {
+    const v128_t xl = p.x[pb + v][2], xh = p.x[pb + v][3];
+    const v128_t ra = wasm_v128_load(wa + 16 * v), rb = wasm_v128_load(wb + 16 * v);
+    sum_a = wasm_i16x8_add(sum_a, wasm_i16x8_add(
+        wasm_i16x8_relaxed_dot_i8x16_i7x16(xl, wasm_v128_and(ra, nibble)),
+        wasm_i16x8_relaxed_dot_i8x16_i7x16(xh, wasm_v128_and(wasm_u16x8_shr(ra, 4), nibble))));
+    *schedule_barrier = sum_a;  // see PrefillTile
+    sum_b = wasm_i16x8_add(sum_b, wasm_i16x8_add(
+        wasm_i16x8_relaxed_dot_i8x16_i7x16(xl, wasm_v128_and(rb, nibble)),
+        wasm_i16x8_relaxed_dot_i8x16_i7x16(xh, wasm_v128_and(wasm_u16x8_shr(rb, 4), nibble))));
+    *schedule_barrier = sum_b;
+  }
+  const v128_t offsets = wasm_v128_load(p.offset + pb);
+  const v128_t x_scale = wasm_v128_load(p.scale + pb);
+  const v128_t dots_a = wasm_f32x4_convert_i32x4(wasm_i32x4_add(wasm_i32x4_extadd_pairwise_i16x8(sum_a), offsets));
+  const v128_t dots_b = wasm_f32x4_convert_i32x4(wasm_i32x4_add(wasm_i32x4_extadd_pairwise_i16x8(sum_b), offsets));
+  v128_t scale_a, scale_b;
+  if (kBlocksPerGroup == 1) {
+    const v128_t halves = wasm_v128_load64_lane(wsb + b, wasm_v128_load64_zero(wsa + b), 1);
+    *scale_exponents = wasm_u16x8_max(*scale_exponents, wasm_v128_and(halves, wasm_i16x8_splat(0x7c00)));
+    const v128_t zero = wasm_i16x8_splat(0);
+    const v128_t high_a = wasm_i16x8_shuffle(zero, halves, 0, 8, 1, 9, 2, 10, 3, 11);
+    const v128_t high_b = wasm_i16x8_shuffle(zero, halves, 4, 12, 5, 13, 6, 14, 7, 15);
+    scale_a = wasm_f32x4_mul(x_scale, FiniteHighHalfLanesToFloat(high_a));
+    scale_b = wasm_f32x4_mul(x_scale, FiniteHighHalfLanesToFloat(high_b));
+  } else {
+    const v128_t halves_a = Q4StepScaleHalves<kBlocksPerGroup, 4>(wsa, b, blocks_per_group);
+    const v128_t halves_b = Q4StepScaleHalves<kBlocksPerGroup, 4>(wsb, b, blocks_per_group);
+    scale_a = MulByScaleHalves(x_scale, halves_a, scale_exponents);
+    scale_b = MulByScaleHalves(x_scale, halves_b, scale_exponents);
+  }
+  *acc_a = wasm_f32x4_add(*acc_a, wasm_f32x4_mul(dots_a, scale_a));
+  *acc_b = wasm_f32x4_add(*acc_b, wasm_f32x4_mul(dots_b, scale_b));
+}
+
+// One relaxed Q4 row (rows in transposed groups) whose group scales include Inf or NaN, in scalar
+// code, which converts every f16 exactly: blocks [b0, b0 + blocks) of row n against the prepared
+// blocks [0, blocks) (x[pb][0..1]: the activation codes as stored). A sum with an Inf or NaN term is
+// the same Inf or NaN in any order, so the order of the additions changes nothing.
+__attribute__((noinline)) float Q4TransposedRowDotWithSpecialScales(const GemmTile& t, const PreparedRow& p,
+                                                                    int64_t b0, int64_t blocks, int64_t n) {
+  const uint8_t* row = static_cast<const uint8_t*>(t.w) + n * t.w_row_bytes;
+  const uint16_t* ws = static_cast<const uint16_t*>(t.w_scales) + n * t.w_scales_per_row;
+  const int64_t transposed = t.blocks / 4 * 4;  // Q4TransposedBlocks(K)
+  float sum = 0.0f;
+  for (int64_t pb = 0; pb < blocks; ++pb) {
+    const int64_t b = b0 + pb;
+    alignas(16) int8_t x[32];
+    wasm_v128_store(x, p.x[pb][0]);
+    wasm_v128_store(x + 16, p.x[pb][1]);
+    int32_t dot = 0;
+    for (int j = 0; j < 16; ++j) {
+      const uint8_t byte = row[b < transposed ? (b / 4) * 64 + ((j / 4) * 4 + b % 4) * 4 + j % 4 : b * 16 + j];
+      dot += ((byte & 0x0f) - 8) * x[j] + ((byte >> 4) - 8) * x[16 + j];
+    }
+    sum += static_cast<float>(dot) * (HalfToFloat(ws[b / t.blocks_per_group]) * p.scale[pb]);
+  }
+  return sum;
+}
+#endif
+
+// Q4 decode, RowDot of rows n and n_b into out[0] and out[1] (n_b = n + 1, or n for a last odd row):
+// each row's 4-block steps as in RowDot (kTransposed, relaxed only: both rows' together over
+// transposed groups, Q4GroupStep), then their last
+// 1 or 2 blocks (K % 128 = 32 or 64, e.g. K = 576) in one Q4PairTail, whose reduction and scaling
+// would otherwise cost each row almost a whole step. Measured in node 20 on 1536 x 576 (30.2 -> 28.4
+// ns per row) and in q4 decode of SmolLM2-135M (+2-5%); Q8 rows in pairs were 1-8% slower, so Q8
+// keeps RowDot.
+template <int kBlocksPerGroup, bool kTransposed>
 KITE_WASM_INLINE void Q4RowDotPair(const GemmTile& t, const PreparedRow& p, int64_t b0, int64_t blocks, int64_t n,
-                                   float* out) {
+                                   int64_t n_b, float* out) {
   const int64_t whole = blocks & ~int64_t{3}, rest = blocks - whole;
   const int64_t bpg = t.blocks_per_group;
   v128_t scale_exponents = wasm_i32x4_splat(0);
@@ -599,10 +702,20 @@ KITE_WASM_INLINE void Q4RowDotPair(const GemmTile& t, const PreparedRow& p, int6
   v128_t acc[2];
   _Pragma("clang loop unroll(full)")
   for (int r = 0; r < 2; ++r) {
-    w[r] = static_cast<const uint8_t*>(t.w) + (n + r) * t.w_row_bytes + b0 * 16;
-    ws[r] = static_cast<const uint16_t*>(t.w_scales) + (n + r) * t.w_scales_per_row;
+    const int64_t row = r == 0 ? n : n_b;
+    w[r] = static_cast<const uint8_t*>(t.w) + row * t.w_row_bytes + b0 * 16;
+    ws[r] = static_cast<const uint16_t*>(t.w_scales) + row * t.w_scales_per_row;
     acc[r] = wasm_f32x4_splat(0.0f);
-    for (int64_t pb = 0; pb < whole; pb += 4, w[r] += 64) {
+  }
+#if defined(KITE_WASM_RELAXED)
+  for (int64_t pb = 0; pb < whole && kTransposed; pb += 4, w[0] += 64, w[1] += 64) {
+    Q4GroupStep<kBlocksPerGroup>(p, w[0], w[1], ws[0], ws[1], b0 + pb, pb, bpg, &acc[0], &acc[1], &scale_exponents,
+                                 &schedule_barrier);
+  }
+#endif
+  _Pragma("clang loop unroll(full)")
+  for (int r = 0; r < 2; ++r) {
+    for (int64_t pb = 0; pb < whole && !kTransposed; pb += 4, w[r] += 64) {
       RowStep<true, kBlocksPerGroup, 4>(p, w[r], ws[r], b0 + pb, pb, bpg, &acc[r], &scale_exponents,
                                         &schedule_barrier);
     }
@@ -622,8 +735,15 @@ KITE_WASM_INLINE void Q4RowDotPair(const GemmTile& t, const PreparedRow& p, int6
                                                          &scale_exponents, &schedule_barrier));
   }
   if (HadSpecialScale(scale_exponents)) {
+#if defined(KITE_WASM_RELAXED)
+    if (kTransposed) {
+      out[0] = Q4TransposedRowDotWithSpecialScales(t, p, b0, blocks, n);
+      out[1] = Q4TransposedRowDotWithSpecialScales(t, p, b0, blocks, n_b);
+      return;
+    }
+#endif
     out[0] = Q4RowDotWithSpecialScales<kBlocksPerGroup>(t, p, b0, blocks, n);
-    out[1] = Q4RowDotWithSpecialScales<kBlocksPerGroup>(t, p, b0, blocks, n + 1);
+    out[1] = Q4RowDotWithSpecialScales<kBlocksPerGroup>(t, p, b0, blocks, n_b);
     return;
   }
   v = wasm_f32x4_add(v, wasm_i32x4_shuffle(v, v, 1, 0, 3, 2));
@@ -642,7 +762,7 @@ constexpr int kDecodeStreams = 4;
 // Rows [m0, m0 + mr) x columns [n_begin, n_end) of y, one activation row at a time: each row is
 // prepared kPreparedBlocks blocks at a time and swept by kTileCols-wide tiles (kTileCols = 1: RowDot,
 // one weight row at a time, or Q4RowDotPair for Q4); with K beyond one prepared chunk, y collects the chunks' partial sums.
-template <int kTileCols, bool kQ4, int kBlocksPerGroup>
+template <int kTileCols, bool kQ4, int kBlocksPerGroup, bool kTransposed>
 void SweepRows(const GemmTile& t, int64_t m0, int mr, int64_t n_begin, int64_t n_end) {
   const GemmArgs& a = *t.args;
   const float* row_scales = static_cast<const float*>(t.w_scales);
@@ -651,14 +771,14 @@ void SweepRows(const GemmTile& t, int64_t m0, int mr, int64_t n_begin, int64_t n
     float* y = a.y + m * a.ldy;
     for (int64_t b0 = 0; b0 < t.blocks; b0 += kPreparedBlocks) {
       const int64_t blocks = t.blocks - b0 < kPreparedBlocks ? t.blocks - b0 : kPreparedBlocks;
-      PrepareRow<kQ4>(static_cast<const int8_t*>(t.x) + m * t.x_row_elements + b0 * 32,
+      PrepareRow<kQ4, kTransposed>(static_cast<const int8_t*>(t.x) + m * t.x_row_elements + b0 * 32,
                       t.x_scales + m * t.blocks + b0, blocks, &p);
       if constexpr (kTileCols == 1) {
         // Rows n .. n + kRowsPerStep - 1 into y (Q4 two at a time, Q4RowDotPair).
         const auto rows_at = [&](int64_t n) {
           if constexpr (kQ4) {
             float dots[2];
-            Q4RowDotPair<kBlocksPerGroup>(t, p, b0, blocks, n, dots);
+            Q4RowDotPair<kBlocksPerGroup, kTransposed>(t, p, b0, blocks, n, n + 1, dots);
             for (int r = 0; r < 2; ++r) y[n + r] = b0 == 0 ? dots[r] : y[n + r] + dots[r];
           } else {
             const float v = RowDot<kQ4, kBlocksPerGroup>(t, p, b0, blocks, n) * row_scales[n];
@@ -673,14 +793,22 @@ void SweepRows(const GemmTile& t, int64_t m0, int mr, int64_t n_begin, int64_t n
         }
         int64_t n = n_begin + kDecodeStreams * per_stream;
         for (; n + kRowsPerStep <= n_end; n += kRowsPerStep) rows_at(n);
-        if (kQ4 && n < n_end) {  // an odd last Q4 row, alone
-          const float dot = RowDot<kQ4, kBlocksPerGroup>(t, p, b0, blocks, n);
+        if (kQ4 && n < n_end) {  // an odd last Q4 row: alone, or (transposed groups) paired with itself
+          float dot;
+          if constexpr (kQ4 && kTransposed) {
+            float dots[2];
+            Q4RowDotPair<kBlocksPerGroup, kTransposed>(t, p, b0, blocks, n, n, dots);
+            dot = dots[0];
+          } else {
+            dot = RowDot<kQ4, kBlocksPerGroup>(t, p, b0, blocks, n);
+          }
           y[n] = b0 == 0 ? dot : y[n] + dot;
         }
       } else {
         for (int64_t n0 = n_begin; n0 < n_end; n0 += kTileCols) {
           const int nr = n_end - n0 < kTileCols ? static_cast<int>(n_end - n0) : kTileCols;
           alignas(16) float out[kTileCols];
+          static_assert(!kTransposed, "the prefill tiles read the stored layout");
           PrefillTile<kTileCols, kQ4, kBlocksPerGroup>(t, p, b0, blocks, n0, nr, out);
           for (int c = 0; c < nr; ++c) {
             const float v = kQ4 ? out[c] : out[c] * row_scales[n0 + c];
@@ -693,12 +821,14 @@ void SweepRows(const GemmTile& t, int64_t m0, int mr, int64_t n_begin, int64_t n
 }
 
 // All rows of y, for any M. M = 1 (decode) reads one weight row at a time (RowDot). With M >= 2 the
-// activation rows run against 8-row tiles, and the columns go in blocks of about
+// activation rows run against 8-row tiles (kTransposed: each against the decode loop over the
+// transposed groups; q4 pp128 of SmolLM2-135M ran 1.32x the 8-row tiles' speed over the stored
+// layout, median of 10 alternating runs), and the columns go in blocks of about
 // kGemmColumnBlockBytes of weights, each swept by every activation row while it sits in L2 (as
 // RunGemmTiles does); the rows share no registers, so this costs M weight passes from L2 per block
 // instead of M / 4 with register tiles of 4 rows, but the in-place unpacking and 4-column reductions
 // make one pass cheaper than a 4 x 4 tile's share.
-template <bool kQ4, int kBlocksPerGroup>
+template <bool kQ4, int kBlocksPerGroup, bool kTransposed = false>
 void GemmRows(const GemmTile& t) {
   const GemmArgs& a = *t.args;
   if (a.m <= 0 || a.n_end <= a.n_begin) return;
@@ -710,21 +840,25 @@ void GemmRows(const GemmTile& t) {
   for (int64_t nb = a.n_begin; nb < a.n_end; nb += block_columns) {
     const int64_t ne = a.n_end - nb < block_columns ? a.n_end : nb + block_columns;
     if (a.m == 1) {
-      SweepRows<1, kQ4, kBlocksPerGroup>(t, 0, 1, nb, ne);
+      SweepRows<1, kQ4, kBlocksPerGroup, kTransposed>(t, 0, 1, nb, ne);
+    } else if constexpr (kTransposed) {  // each activation row as in decode
+      SweepRows<1, kQ4, kBlocksPerGroup, kTransposed>(t, 0, static_cast<int>(a.m), nb, ne);
     } else {
-      SweepRows<kPrefillTileCols, kQ4, kBlocksPerGroup>(t, 0, static_cast<int>(a.m), nb, ne);
+      SweepRows<kPrefillTileCols, kQ4, kBlocksPerGroup, false>(t, 0, static_cast<int>(a.m), nb, ne);
     }
   }
 }
 
 // Q4 through GemmRows, specialized for groups of 32 and 64 columns (the relaxed and the baseline
-// objects each instantiate it with their own Q4BlockDot).
+// objects each instantiate it with their own Q4BlockDot). kTransposed: rows in transposed groups
+// (relaxed only).
+template <bool kTransposed = false>
 void Q4GemmRows(const GemmArgs& a, const uint8_t* w, const uint16_t* w_scales_f16, int64_t group_size,
                 const int8_t* xq, const float* x_scales) {
   const GemmTile t = MakeQuantGemmTile(a, w, w_scales_f16, group_size, xq, x_scales);
-  if (t.blocks_per_group == 1) return GemmRows<true, 1>(t);
-  if (t.blocks_per_group == 2) return GemmRows<true, 2>(t);
-  GemmRows<true, 0>(t);
+  if (t.blocks_per_group == 1) return GemmRows<true, 1, kTransposed>(t);
+  if (t.blocks_per_group == 2) return GemmRows<true, 2, kTransposed>(t);
+  GemmRows<true, 0, kTransposed>(t);
 }
 
 }  // namespace
@@ -812,6 +946,12 @@ void qs4_gemm_f32__wasm_relaxed(const GemmArgs& a, const uint8_t* w, const uint1
   Q4GemmRows(a, w, w_scales_f16, group_size, xq, x_scales);
 }
 
+// The same over rows in transposed groups (kernels/quant_formats.h).
+void qs4t_gemm_f32__wasm_relaxed(const GemmArgs& a, const uint8_t* w, const uint16_t* w_scales_f16,
+                                 int64_t group_size, const int8_t* xq, const float* x_scales) {
+  Q4GemmRows<true>(a, w, w_scales_f16, group_size, xq, x_scales);
+}
+
 void qs8_gemm_f32__wasm_relaxed(const GemmArgs& a, const int8_t* w, const float* w_scales, const int8_t* xq,
                                 const float* x_scales) {
   GemmRows<false, 0>(MakeQuantGemmTile(a, w, w_scales, 0, xq, x_scales));
@@ -820,7 +960,8 @@ void qs8_gemm_f32__wasm_relaxed(const GemmArgs& a, const int8_t* w, const float*
 // The float formats and the quantizer are the baseline's (in the module's other, clang-14 object).
 extern const GemmKernels kWasmRelaxedGemmKernels = {
     "wasm-relaxed-simd", f32_gemm_f32__wasm_simd128, f16_gemm_f32__wasm_simd128, bf16_gemm_f32__wasm_simd128,
-    qs8_gemm_f32__wasm_relaxed, qs4_gemm_f32__wasm_relaxed, f32_qd8_quantize__wasm_simd128, 4, nullptr, nullptr};
+    qs8_gemm_f32__wasm_relaxed, qs4_gemm_f32__wasm_relaxed, f32_qd8_quantize__wasm_simd128, 4, nullptr, nullptr,
+    qs4t_gemm_f32__wasm_relaxed};
 
 #endif  // KITE_WASM_RELAXED
 

@@ -34,7 +34,7 @@ void MatMul(const kernels::GemmKernels& k, ThreadPool& pool, MatMulScratch& scra
   const int64_t n = w.rows;
   const bool quantized = w.dtype == DType::kQ8 || w.dtype == DType::kQ4;
   // Reserve sized q4_prefill for every m >= 2 it allows; the check only guards a caller that skipped it.
-  const bool q4_prefill = w.dtype == DType::kQ4 && m >= 2 && k.gemm_q4_prefill != nullptr &&
+  const bool q4_prefill = w.dtype == DType::kQ4 && !w.q4_transposed && m >= 2 && k.gemm_q4_prefill != nullptr &&
                           static_cast<int64_t>(scratch.q4_prefill.size()) >= kernels::Q4PrefillBufferBytes(m, w.cols);
   if (quantized) {
     // Rows are independent: a prompt's rows are quantized (and rearranged) in parallel; serially
@@ -79,8 +79,10 @@ void MatMul(const kernels::GemmKernels& k, ThreadPool& pool, MatMulScratch& scra
                             w.group_size, scratch.Q4PrefillData());
           break;
         }
-        k.gemm_q4(a, static_cast<const uint8_t*>(w.data), static_cast<const uint16_t*>(w.scales), w.group_size,
-                  scratch.xq.data(), scratch.x_scales.data());
+        // A marked matrix was rearranged for this kernel set (the Engine checked it has the kernel).
+        (w.q4_transposed ? k.gemm_q4_transposed : k.gemm_q4)(a, static_cast<const uint8_t*>(w.data),
+                                                             static_cast<const uint16_t*>(w.scales), w.group_size,
+                                                             scratch.xq.data(), scratch.x_scales.data());
         break;
       case DType::kI32: break;  // rejected when weights are bound
     }
@@ -111,7 +113,11 @@ void DequantizeRow(const Matrix& w, int64_t row, float* out) {
     case DType::kQ4: {
       const uint8_t* r = static_cast<const uint8_t*>(w.data) + row * Q4RowBytes(k, w.group_size);
       const uint16_t* s = static_cast<const uint16_t*>(w.scales) + row * Q4GroupsPerRow(k, w.group_size);
-      kernels::DequantizeRowsQ4(r, s, 1, k, w.group_size, out);
+      if (w.q4_transposed) {
+        kernels::DequantizeRowsQ4Transposed(r, s, 1, k, w.group_size, out);
+      } else {
+        kernels::DequantizeRowsQ4(r, s, 1, k, w.group_size, out);
+      }
       break;
     }
     case DType::kI32: break;
