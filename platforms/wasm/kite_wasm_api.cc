@@ -364,6 +364,21 @@ KITE_WASM_EXPORT kite_engine* kite_wasm_engine_create(const uint8_t* data, size_
 
 KITE_WASM_EXPORT void kite_wasm_engine_destroy(kite_engine* engine) { kite_engine_destroy(engine); }
 
+KITE_WASM_EXPORT int kite_wasm_engine_rearrange_weights(kite_engine* engine) {
+  if (engine == nullptr) {
+    SetError("engine is NULL");
+    return -1;
+  }
+  return Guarded<int>(-1, [&]() -> int {
+    kite::Result<int> n = engine->engine->RearrangeWeightsForKernels();
+    if (!n.ok()) {
+      SetError(n.status().message());
+      return -1;
+    }
+    return n.value();
+  });
+}
+
 KITE_WASM_EXPORT char* kite_wasm_engine_info_json(kite_engine* engine) {
   if (engine == nullptr) {
     SetError("engine is NULL");
@@ -380,6 +395,7 @@ KITE_WASM_EXPORT char* kite_wasm_engine_info_json(kite_engine* engine) {
     j["has_chat_template"] = e.has_chat_template();
     j["stop_strings"] = e.artifact().stop_strings();
     j["kernels"] = e.kernel_isa();
+    j["rearranged_tensors"] = e.rearranged_tensors();  // kite_wasm_engine_rearrange_weights
     j["quantization"] = {{"scheme", e.artifact().quantization().scheme},
                          {"group_size", e.artifact().quantization().group_size}};
     j["weight_bytes"] = e.artifact().weight_bytes();

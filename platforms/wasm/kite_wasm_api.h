@@ -36,8 +36,15 @@ const char* kite_wasm_last_error(void);
  * owned by the caller, used in place (no copy), and must outlive the engine. NULL on error. */
 kite_engine* kite_wasm_engine_create(const uint8_t* data, size_t size, int verify_checksums);
 void kite_wasm_engine_destroy(kite_engine* engine);
+/* For an engine that will run on the CPU only: rearranges its weights in the heap into the layout
+ * its kernels read fastest (the relaxed-SIMD module's Q4 decode: transposed groups,
+ * kernels/quant_formats.h), in place, before the first generation. Afterwards those tensors no
+ * longer hold the artifact's bytes, so no WebGPU backend can be built from them (the WebGPU backend
+ * refuses such an engine: its info reports "rearranged_tensors" > 0). Returns how many tensors it
+ * rearranged (0: nothing to do), -1 on error. */
+int kite_wasm_engine_rearrange_weights(kite_engine* engine);
 /* JSON: {"architecture", "config": {...ModelConfig...}, "bos_id", "eos_ids", "has_chat_template",
- * "kernels", "tensors": [{"name", "dtype", "shape", "ptr", "bytes", "group_size", "scales_ptr",
+ * "kernels", "rearranged_tensors", "tensors": [{"name", "dtype", "shape", "ptr", "bytes", "group_size", "scales_ptr",
  * "scales_bytes", ...}]}. ptr/scales_ptr are byte offsets into the wasm heap (HEAPU8). */
 char* kite_wasm_engine_info_json(kite_engine* engine);
 /* messages_json: [{"role", "content"}, ...]; returns the rendered prompt or NULL. */

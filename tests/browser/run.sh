@@ -61,6 +61,9 @@ mkdir -p "$out/models"
 if [[ ! -f "$out/models/stories260K.kite" || "$native/kite-convert" -nt "$out/models/stories260K.kite" ]]; then
   "$native/kite-convert" "$shared/models/stories260K/hf" -o "$out/models/stories260K.kite" --quant f32 --quiet
 fi
+if [[ ! -f "$out/models/stories260K-q4.kite" || "$native/kite-convert" -nt "$out/models/stories260K-q4.kite" ]]; then
+  "$native/kite-convert" "$shared/models/stories260K/hf" -o "$out/models/stories260K-q4.kite" --quant q4 --quiet
+fi
 config="$repo/tests/browser/tiny_qwen2_chat.json"
 if [[ ! -f "$out/models/tiny-qwen2-chat.kite" || "$config" -nt "$out/models/tiny-qwen2-chat.kite" ||
       "$native/kite-convert" -nt "$out/models/tiny-qwen2-chat.kite" ]]; then

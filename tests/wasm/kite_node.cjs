@@ -56,8 +56,10 @@ class Kite {
     this.M._kite_wasm_free(p);
     return s;
   }
-  // Places the .kite bytes in the heap once (the engine uses them in place) and loads them.
-  loadModel(bytes, verifyChecksums = false) {
+  // Places the .kite bytes in the heap once (the engine uses them in place) and loads them, then
+  // (unless options.keepLayout) lets the engine rearrange its weights for the CPU kernels, as the
+  // web worker does when it stays on wasm (kite_wasm_engine_rearrange_weights).
+  loadModel(bytes, verifyChecksums = false, options = {}) {
     const p = this.M._kite_wasm_malloc(bytes.length);
     if (!p) throw new KiteError('out of memory for ' + bytes.length + ' model bytes');
     this.M.HEAPU8.set(bytes, p);
@@ -65,6 +67,12 @@ class Kite {
     if (!engine) {
       this.M._kite_wasm_free(p);
       this.fail('engine_create');
+    }
+    if (!options.keepLayout && this.M._kite_wasm_engine_rearrange_weights(engine) < 0) {
+      const message = this.lastError();
+      this.M._kite_wasm_engine_destroy(engine);
+      this.M._kite_wasm_free(p);
+      throw new KiteError('rearrange_weights: ' + message);
     }
     return new KiteEngine(this, engine, p);
   }

@@ -13,6 +13,8 @@ export interface KiteModule {
   _kite_wasm_last_error(): number;
   _kite_wasm_engine_create(data: number, size: number, verifyChecksums: number): number;
   _kite_wasm_engine_destroy(engine: number): void;
+  /** Absent in modules older than it (the worker then skips it). */
+  _kite_wasm_engine_rearrange_weights?: (engine: number) => number;
   _kite_wasm_engine_info_json(engine: number): number;
   _kite_wasm_apply_template(engine: number, messagesJson: number, addGenerationPrompt: number): number;
   _kite_wasm_tokenize(engine: number, text: number, parseSpecial: number, out: number, capacity: number): number;

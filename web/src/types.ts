@@ -86,6 +86,10 @@ export interface ModelInfo {
   /** The wasm runtime's CPU kernel set: 'wasm-relaxed-simd' where the browser has relaxed SIMD and
    * the runtime folder has kite-relaxed.mjs, 'wasm-simd128' otherwise. */
   kernels: string;
+  /** Weight tensors the wasm engine rearranged in its heap into its CPU kernels' own layout when
+   * the model settled on wasm (the relaxed kernels' Q4 layout; platforms/wasm/README.md); 0 on
+   * WebGPU, with the baseline kernels, or with nothing to rearrange. */
+  rearrangedTensors: number;
   /** Why 'auto' did not pick WebGPU (empty when it did, or when wasm was asked for), or what
    * happened when a lost WebGPU device was replaced. */
   backendNote: string;

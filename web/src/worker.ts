@@ -226,11 +226,24 @@ async function load(req: LoadRequest): Promise<ModelInfo> {
   });
   // On WebGPU the wasm runtime only tokenizes and samples: its threading does not matter.
   if (gpu) notes = [];
+  // On wasm for good: the weights may take the layout the CPU kernels read fastest (the relaxed
+  // module's Q4). A lost GPU device is the only way back to WebGPU, and it needs a GPU to start on.
+  let rearrangedTensors = 0;
+  if (!gpu && typeof M._kite_wasm_engine_rearrange_weights === 'function') {
+    rearrangedTensors = M._kite_wasm_engine_rearrange_weights(engine);
+    if (rearrangedTensors < 0) {
+      const err = rt.error('rearranging the weights for the wasm kernels');
+      M._kite_wasm_engine_destroy(engine);
+      rt.free(bytes.ptr);
+      throw err;
+    }
+  }
   if (note) notes.push(note);
   const config = (engineInfo.config ?? {}) as Record<string, unknown>;
   const info: ModelInfo = {
     architecture: String(engineInfo.architecture ?? ''),
     kernels: String(engineInfo.kernels ?? ''),
+    rearrangedTensors,
     config,
     bosId: Number(engineInfo.bos_id ?? -1),
     eosIds: Array.isArray(engineInfo.eos_ids) ? (engineInfo.eos_ids as number[]) : [],

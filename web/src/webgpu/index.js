@@ -58,6 +58,10 @@ export async function createWebGpuBackend(module, engine, info, options = {}) {
   const cfg = normalizeConfig(info);
   const reason = unsupportedReason(cfg);
   if (reason) throw new Error(`WebGPU backend: ${reason}`);
+  // The heap no longer holds the artifact's bytes for those tensors (kite_wasm_engine_rearrange_weights).
+  if (info.rearranged_tensors > 0) {
+    throw new Error(`WebGPU backend: the engine rearranged ${info.rearranged_tensors} weight tensors for the wasm kernels; create the WebGPU backend before rearranging`);
+  }
   const { adapter, device, features, limits } = await createDevice({ disableSubgroups: options.disableSubgroups });
   try {
     const sources = options.shaderSources || await loadShaderSources(options.shaderBaseUrl || defaultShaderBaseUrl());
