@@ -684,12 +684,11 @@ __attribute__((noinline)) float Q4TransposedRowDotWithSpecialScales(const GemmTi
 #endif
 
 // Q4 decode, RowDot of rows n and n_b into out[0] and out[1] (n_b = n + 1, or n for a last odd row):
-// each row's 4-block steps as in RowDot (kTransposed, relaxed only: both rows' together over
-// transposed groups, Q4GroupStep), then their last
-// 1 or 2 blocks (K % 128 = 32 or 64, e.g. K = 576) in one Q4PairTail, whose reduction and scaling
-// would otherwise cost each row almost a whole step. Measured in node 20 on 1536 x 576 (30.2 -> 28.4
-// ns per row) and in q4 decode of SmolLM2-135M (+2-5%); Q8 rows in pairs were 1-8% slower, so Q8
-// keeps RowDot.
+// each row's 4-block steps as in RowDot (kTransposed, relaxed only: both rows' together over the
+// transposed groups, Q4GroupStep), then their last 1 or 2 blocks (K % 128 = 32 or 64, e.g. K = 576)
+// in one Q4PairTail, whose reduction and scaling would otherwise cost each row almost a whole step.
+// Measured in node 20 on 1536 x 576 (30.2 -> 28.4 ns per row) and in q4 decode of SmolLM2-135M
+// (+2-5%); Q8 rows in pairs were 1-8% slower, so Q8 keeps RowDot.
 template <int kBlocksPerGroup, bool kTransposed>
 KITE_WASM_INLINE void Q4RowDotPair(const GemmTile& t, const PreparedRow& p, int64_t b0, int64_t blocks, int64_t n,
                                    int64_t n_b, float* out) {
@@ -772,7 +771,7 @@ void SweepRows(const GemmTile& t, int64_t m0, int mr, int64_t n_begin, int64_t n
     for (int64_t b0 = 0; b0 < t.blocks; b0 += kPreparedBlocks) {
       const int64_t blocks = t.blocks - b0 < kPreparedBlocks ? t.blocks - b0 : kPreparedBlocks;
       PrepareRow<kQ4, kTransposed>(static_cast<const int8_t*>(t.x) + m * t.x_row_elements + b0 * 32,
-                      t.x_scales + m * t.blocks + b0, blocks, &p);
+                                   t.x_scales + m * t.blocks + b0, blocks, &p);
       if constexpr (kTileCols == 1) {
         // Rows n .. n + kRowsPerStep - 1 into y (Q4 two at a time, Q4RowDotPair).
         const auto rows_at = [&](int64_t n) {
