@@ -41,6 +41,11 @@ inline int64_t Q4RowBytes(int64_t k, int64_t group_size) { return RoundUp(k, gro
 inline int64_t Q4GroupsPerRow(int64_t k, int64_t group_size) { return RoundUp(k, group_size) / group_size; }
 // Blocks of a Q4 row stored in transposed groups (the rest of its ceil(K / 32) blocks are not).
 inline int64_t Q4TransposedBlocks(int64_t k) { return RoundUp(k, kQuantBlock) / kQuantBlock / 4 * 4; }
+// Where byte j (0..15) of block b sits in a row stored in transposed groups, transposed_blocks =
+// Q4TransposedBlocks(K): byte j % 4 of word 4 (j / 4) + b % 4 of its group.
+inline int64_t Q4TransposedByteOffset(int64_t b, int64_t j, int64_t transposed_blocks) {
+  return b < transposed_blocks ? (b / 4) * 64 + ((j / 4) * 4 + b % 4) * 4 + j % 4 : b * 16 + j;
+}
 
 // A Q8 activation block whose max|x| is below this is stored as a zero block (scale 0). Far below any
 // real activation, and safely above where 127 / max|x| overflows f32 (max|x| < 3.7e-37) or the scale

@@ -193,9 +193,7 @@ void DequantizeRowsQ4Transposed(const uint8_t* data, const uint16_t* scales, int
   for (int64_t row = 0; row < n; ++row) {
     const uint8_t* r = data + row * row_bytes;
     for (int64_t c = 0; c < k; ++c) {
-      const int64_t block = c / 32, j = c % 16;
-      // Byte j of block i of a group is byte j % 4 of word 4 (j / 4) + i.
-      const int64_t at = block < transposed ? (block / 4) * 64 + ((j / 4) * 4 + block % 4) * 4 + j % 4 : block * 16 + j;
+      const int64_t at = Q4TransposedByteOffset(c / 32, c % 16, transposed);
       const int q = ((c % 32) < 16 ? (r[at] & 0x0f) : (r[at] >> 4)) - 8;
       w[row * k + c] = static_cast<float>(q) * HalfToFloat(scales[row * groups + c / group_size]);
     }

@@ -665,7 +665,7 @@ __attribute__((noinline)) float Q4TransposedRowDotWithSpecialScales(const GemmTi
                                                                     int64_t b0, int64_t blocks, int64_t n) {
   const uint8_t* row = static_cast<const uint8_t*>(t.w) + n * t.w_row_bytes;
   const uint16_t* ws = static_cast<const uint16_t*>(t.w_scales) + n * t.w_scales_per_row;
-  const int64_t transposed = t.blocks / 4 * 4;  // Q4TransposedBlocks(K)
+  const int64_t transposed = t.blocks / 4 * 4;  // Q4TransposedBlocks(K): t.blocks is ceil(K / 32)
   float sum = 0.0f;
   for (int64_t pb = 0; pb < blocks; ++pb) {
     const int64_t b = b0 + pb;
@@ -674,7 +674,7 @@ __attribute__((noinline)) float Q4TransposedRowDotWithSpecialScales(const GemmTi
     wasm_v128_store(x + 16, p.x[pb][1]);
     int32_t dot = 0;
     for (int j = 0; j < 16; ++j) {
-      const uint8_t byte = row[b < transposed ? (b / 4) * 64 + ((j / 4) * 4 + b % 4) * 4 + j % 4 : b * 16 + j];
+      const uint8_t byte = row[Q4TransposedByteOffset(b, j, transposed)];
       dot += ((byte & 0x0f) - 8) * x[j] + ((byte >> 4) - 8) * x[16 + j];
     }
     sum += static_cast<float>(dot) * (HalfToFloat(ws[b / t.blocks_per_group]) * p.scale[pb]);
