@@ -13,6 +13,7 @@
 const fs = require('fs');
 const path = require('path');
 const { loadKite } = require('./kite_node.cjs');
+const { check, finish, argmax } = require('./checks.cjs');
 
 const STORIES_CASES = ['bos_only', 'once_upon', 'sun_birds', 'tom_dog', 'dialogue', 'unicode'];
 const QUANT_BOUNDS = {  // tests/golden/quantized_golden_test.cc
@@ -53,20 +54,6 @@ function logSoftmax(x) {
   for (const v of x) sum += Math.exp(v - max);
   const lse = max + Math.log(sum);
   return Array.from(x, (v) => v - lse);
-}
-
-function argmax(x) {
-  let best = 0;
-  for (let i = 1; i < x.length; ++i) if (x[i] > x[best]) best = i;
-  return best;
-}
-
-let failures = 0;
-function check(ok, what) {
-  if (!ok) {
-    failures++;
-    console.log('FAIL ' + what);
-  }
 }
 
 (async () => {
@@ -163,12 +150,7 @@ function check(ok, what) {
     }
     engine.destroy();
   }
-  if (failures) {
-    console.log(failures + ' check(s) failed');
-    process.exit(1);
-  }
-  console.log('all golden checks passed');
-  process.exit(0);  // the threads build's worker pool would keep node alive
+  finish('all golden checks passed');
 })().catch((e) => {
   console.error(e);
   process.exit(1);
