@@ -151,16 +151,27 @@ void QuantizeRowsQ4(const float* w, int64_t n, int64_t k, int64_t group_size, ui
   }
 }
 
-void DequantizeRowsQ4(const uint8_t* data, const uint16_t* scales, int64_t n, int64_t k, int64_t group_size,
-                      float* w) {
+namespace {
+
+// Rows [0, n) of Q4 data, the code of (row bytes, column) given by code_at.
+template <typename CodeAt>
+void DequantizeQ4Rows(const uint8_t* data, const uint16_t* scales, int64_t n, int64_t k, int64_t group_size, float* w,
+                      CodeAt code_at) {
   const int64_t groups = Q4GroupsPerRow(k, group_size);
   const int64_t row_bytes = Q4RowBytes(k, group_size);
   for (int64_t row = 0; row < n; ++row) {
     for (int64_t c = 0; c < k; ++c) {
-      const int q = Q4CodeAt(data + row * row_bytes, c);
+      const int q = code_at(data + row * row_bytes, c);
       w[row * k + c] = static_cast<float>(q) * HalfToFloat(scales[row * groups + c / group_size]);
     }
   }
+}
+
+}  // namespace
+
+void DequantizeRowsQ4(const uint8_t* data, const uint16_t* scales, int64_t n, int64_t k, int64_t group_size,
+                      float* w) {
+  DequantizeQ4Rows(data, scales, n, k, group_size, w, Q4CodeAt);
 }
 
 // Block column / 32 is 16 bytes; its low nibbles hold columns 0..15, the high ones 16..31.
@@ -187,17 +198,11 @@ void TransposeQ4Groups(uint8_t* data, int64_t n, int64_t k, int64_t group_size) 
 
 void DequantizeRowsQ4Transposed(const uint8_t* data, const uint16_t* scales, int64_t n, int64_t k, int64_t group_size,
                                 float* w) {
-  const int64_t groups = Q4GroupsPerRow(k, group_size);
-  const int64_t row_bytes = Q4RowBytes(k, group_size);
   const int64_t transposed = Q4TransposedBlocks(k);
-  for (int64_t row = 0; row < n; ++row) {
-    const uint8_t* r = data + row * row_bytes;
-    for (int64_t c = 0; c < k; ++c) {
-      const int64_t at = Q4TransposedByteOffset(c / 32, c % 16, transposed);
-      const int q = ((c % 32) < 16 ? (r[at] & 0x0f) : (r[at] >> 4)) - 8;
-      w[row * k + c] = static_cast<float>(q) * HalfToFloat(scales[row * groups + c / group_size]);
-    }
-  }
+  DequantizeQ4Rows(data, scales, n, k, group_size, w, [transposed](const uint8_t* row, int64_t c) {
+    const uint8_t byte = row[Q4TransposedByteOffset(c / 32, c % 16, transposed)];
+    return ((c % 32) < 16 ? (byte & 0x0f) : (byte >> 4)) - 8;
+  });
 }
 
 }  // namespace kernels

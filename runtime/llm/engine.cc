@@ -61,8 +61,6 @@ Result<int> Engine::RearrangeWeightsForKernels() {
     return Status(StatusCode::kUnsupported,
                   "RearrangeWeightsForKernels: the engine was not loaded from model_data (a mapped file is read-only)");
   }
-  if (rearranged_) return rearranged_tensors_;
-  rearranged_ = true;
   if (model_->kernels().gemm_q4_transposed == nullptr) return 0;
   // Tied matrices share their bytes: each tensor is transposed once, every Matrix naming it is marked.
   std::set<const void*> done;
@@ -75,7 +73,8 @@ Result<int> Engine::RearrangeWeightsForKernels() {
     }
     m->q4_transposed = true;
   }
-  rearranged_tensors_ = static_cast<int>(done.size());
+  // A second call finds every matrix marked and adds nothing.
+  rearranged_tensors_ += static_cast<int>(done.size());
   return rearranged_tensors_;
 }
 

@@ -97,7 +97,6 @@ class Engine {
   std::unique_ptr<ChatTemplate> chat_template_;
   std::vector<int32_t> eos_ids_;
   bool from_memory_ = false;  // loaded from EngineOptions::model_data
-  bool rearranged_ = false;
   int rearranged_tensors_ = 0;
 };
 
