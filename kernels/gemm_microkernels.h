@@ -64,7 +64,7 @@ void qs4_gemm_f32__neon_i8mm(const GemmArgs& a, const uint8_t* w, const uint16_t
                              int64_t group_size, const int8_t* xq, const float* x_scales);
 #endif
 #if defined(__wasm_simd128__)
-KITE_DECLARE_GEMM_SET(wasm_simd128)  // kernels/cpu/wasm/gemm_wasm.cc (baseline SIMD128)
+KITE_DECLARE_GEMM_SET(wasm_simd128)  // kernels/cpu/wasm/: gemm_float_wasm.cc, gemm_wasm.cc, quantize_wasm.cc
 // The same file compiled with -DKITE_WASM_RELAXED (relaxed SIMD modules only).
 void qs8_gemm_f32__wasm_relaxed(const GemmArgs& a, const int8_t* w, const float* w_scales, const int8_t* xq,
                                 const float* x_scales);
