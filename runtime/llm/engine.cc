@@ -2,13 +2,12 @@
 
 #include <algorithm>
 #include <chrono>
-#include <set>
 
-#include "kernels/quantize.h"
 #include "runtime/backend/xnnpack/xnnpack_matmul.h"
 #include "runtime/core/thread_pool.h"
 #include "runtime/llm/chat_template/chat_template.h"
 #include "runtime/llm/tokenizer/tokenizer.h"
+#include "runtime/model/kernel_layout.h"
 #include "runtime/model/weights.h"
 
 namespace kite {
@@ -61,20 +60,8 @@ Result<int> Engine::RearrangeWeightsForKernels() {
     return Status(StatusCode::kUnsupported,
                   "RearrangeWeightsForKernels: the engine was not loaded from model_data (a mapped file is read-only)");
   }
-  if (model_->kernels().gemm_q4_transposed == nullptr) return 0;
-  // Tied matrices share their bytes: each tensor is transposed once, every Matrix naming it is marked.
-  std::set<const void*> done;
-  for (Matrix* m : model_->KernelLayoutMatrices()) {
-    if (!m->present() || m->dtype != DType::kQ4 || m->q4_transposed) continue;
-    if (done.insert(m->data).second) {
-      // The bytes are the caller's writable buffer (from_memory_): the view is const only for
-      // the file-backed case.
-      kernels::TransposeQ4Groups(static_cast<uint8_t*>(const_cast<void*>(m->data)), m->rows, m->cols, m->group_size);
-    }
-    m->q4_transposed = true;
-  }
   // A second call finds every matrix marked and adds nothing.
-  rearranged_tensors_ += static_cast<int>(done.size());
+  rearranged_tensors_ += RearrangeQ4ForKernels(*model_);
   return rearranged_tensors_;
 }
 

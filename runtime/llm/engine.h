@@ -68,10 +68,11 @@ class Engine {
   uint64_t xnnpack_products() const;
   // Rearranges the model's weights, in memory, into the kernel set's own layout where it has one
   // (GemmKernels::gemm_q4_transposed: the relaxed wasm set), for the matrices the model reads only
-  // through its kernels (Model::KernelLayoutMatrices). Only for an engine loaded from model_data the
-  // caller lets it modify (the wasm heap), before any session runs; afterwards the artifact's tensor
-  // bytes are no longer the stored ones (checksums, other backends reading them). Returns how many
-  // tensors it rearranged (0 when the kernels read the stored layout).
+  // through its kernels (Model::KernelLayoutMatrices, every family; kernel_layout.h moves the bytes).
+  // Only for an engine loaded from model_data the caller lets it modify (the wasm heap), before any
+  // session runs; afterwards the artifact's tensor bytes are no longer the stored ones (checksums,
+  // other backends reading them). Returns how many tensors it rearranged (0 when the kernels read
+  // the stored layout).
   Result<int> RearrangeWeightsForKernels();
   int rearranged_tensors() const { return rearranged_tensors_; }
 

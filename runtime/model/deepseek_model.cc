@@ -135,6 +135,22 @@ Result<std::unique_ptr<ForwardState>> DeepseekModel::NewState(int64_t context_to
   return std::unique_ptr<ForwardState>(std::move(state));
 }
 
+std::vector<Matrix*> DeepseekModel::KernelLayoutMatrices() {
+  std::vector<Matrix*> out = {&embed_, &lm_head_};  // DequantizeRow, MatMul
+  for (DeepseekLayerWeights& L : layers_) {
+    // q_proj or q_a + q_b (the absent ones are skipped as not present). kv_b is read by
+    // MlaAttentionAbsorbed through DequantizeRow (W_uk rows) and MatMul on RowSlice views (W_uv):
+    // whole rows only, and the rearrangement stays inside each row.
+    for (Matrix* m : {&L.q_proj, &L.q_a, &L.q_b, &L.kv_a, &L.kv_b, &L.wo}) out.push_back(m);
+    if (L.sparse) {
+      for (Matrix* m : MoeMatrices(L.moe)) out.push_back(m);
+    } else {
+      for (Matrix* m : {&L.mlp.gate, &L.mlp.up, &L.mlp.down}) out.push_back(m);
+    }
+  }
+  return out;
+}
+
 Status DeepseekModel::Forward(ForwardState& base, ThreadPool& pool, const int32_t* tokens, int64_t n, int64_t pos,
                               float* logits, bool all_rows) const {
   DeepseekState& s = static_cast<DeepseekState&>(base);

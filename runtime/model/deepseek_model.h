@@ -64,6 +64,9 @@ class DeepseekModel final : public Model {
   uint64_t expanded_kv_bytes_per_token() const;
   Result<std::unique_ptr<ForwardState>> NewState(int64_t context_tokens, int64_t max_batch, int n_threads,
                                                  kernels::KvFormat kv_format = kernels::KvFormat::kF32) const override;
+  // Every matrix: the embedding, the output head, each layer's MLA projections (kv_b included) and
+  // dense MLP or sparse layer (moe.h).
+  std::vector<Matrix*> KernelLayoutMatrices() override;
   Status Forward(ForwardState& state, ThreadPool& pool, const int32_t* tokens, int64_t n, int64_t pos,
                  float* logits, bool all_rows) const override;
 

@@ -126,6 +126,14 @@ Result<std::unique_ptr<ForwardState>> Gemma3Model::NewStateWithCache(int64_t con
   return std::unique_ptr<ForwardState>(std::move(state));
 }
 
+std::vector<Matrix*> Gemma3Model::KernelLayoutMatrices() {
+  std::vector<Matrix*> out = {&embed_, &lm_head_};  // DequantizeRow, MatMul (one tensor when tied)
+  for (Gemma3LayerWeights& L : layers_) {
+    for (Matrix* m : {&L.wq, &L.wk, &L.wv, &L.wo, &L.mlp.gate, &L.mlp.up, &L.mlp.down}) out.push_back(m);
+  }
+  return out;
+}
+
 Status Gemma3Model::Forward(ForwardState& base, ThreadPool& pool, const int32_t* tokens, int64_t n, int64_t pos,
                             float* logits, bool all_rows) const {
   Gemma3State& s = static_cast<Gemma3State&>(base);

@@ -64,6 +64,8 @@ class Gemma3Model final : public Model {
   Result<std::unique_ptr<ForwardState>> NewStateWithCache(int64_t context_tokens, int64_t max_batch, int n_threads,
                                                           bool ring_for_windowed,
                                                           kernels::KvFormat kv_format = kernels::KvFormat::kF32) const;
+  // Every matrix: the embedding, the output head, each layer's attention and MLP.
+  std::vector<Matrix*> KernelLayoutMatrices() override;
   Status Forward(ForwardState& state, ThreadPool& pool, const int32_t* tokens, int64_t n, int64_t pos,
                  float* logits, bool all_rows) const override;
 

@@ -87,6 +87,15 @@ Result<std::unique_ptr<ForwardState>> Gpt2Model::NewState(int64_t context_tokens
   return std::unique_ptr<ForwardState>(std::move(state));
 }
 
+std::vector<Matrix*> Gpt2Model::KernelLayoutMatrices() {
+  // wte, wpe: DequantizeRow; lm_head: MatMul (wte itself when tied).
+  std::vector<Matrix*> out = {&wte_, &wpe_, &lm_head_};
+  for (Gpt2LayerWeights& L : layers_) {
+    for (Matrix* m : {&L.wq, &L.wk, &L.wv, &L.wo, &L.fc, &L.proj}) out.push_back(m);
+  }
+  return out;
+}
+
 Status Gpt2Model::Forward(ForwardState& base, ThreadPool& pool, const int32_t* tokens, int64_t n, int64_t pos,
                           float* logits, bool all_rows) const {
   Gpt2State& s = static_cast<Gpt2State&>(base);

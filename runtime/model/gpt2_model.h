@@ -53,6 +53,8 @@ class Gpt2Model final : public Model {
   uint64_t kv_bytes_per_token() const override;
   Result<std::unique_ptr<ForwardState>> NewState(int64_t context_tokens, int64_t max_batch, int n_threads,
                                                  kernels::KvFormat kv_format = kernels::KvFormat::kF32) const override;
+  // Every matrix: both embedding tables, the output head, each layer's attention and MLP.
+  std::vector<Matrix*> KernelLayoutMatrices() override;
   Status Forward(ForwardState& state, ThreadPool& pool, const int32_t* tokens, int64_t n, int64_t pos,
                  float* logits, bool all_rows) const override;
 

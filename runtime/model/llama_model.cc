@@ -74,6 +74,10 @@ std::vector<Matrix*> LlamaModel::PackableMatrices() {
 
 std::vector<Matrix*> LlamaModel::KernelLayoutMatrices() {
   std::vector<Matrix*> out = PackableMatrices();
+  for (LayerWeights& L : weights_.layers) {
+    if (!L.sparse) continue;
+    for (Matrix* m : MoeMatrices(L.moe)) out.push_back(m);
+  }
   out.push_back(&weights_.embed);  // DequantizeRow
   out.push_back(&weights_.lm_head);
   return out;

@@ -55,6 +55,7 @@ class LlamaModel final : public Model {
                                                           kernels::KvFormat kv_format = kernels::KvFormat::kF32) const;
   // wq, wk, wv, wo and the dense layers' gate, up, down (inputs xn, attn, gate are padded).
   std::vector<Matrix*> PackableMatrices() override;
+  // The packable ones, the sparse layers' (moe.h), the embedding and the output head.
   std::vector<Matrix*> KernelLayoutMatrices() override;
   Status Forward(ForwardState& state, ThreadPool& pool, const int32_t* tokens, int64_t n, int64_t pos,
                  float* logits, bool all_rows) const override;

@@ -1,7 +1,8 @@
 // Model: the interface every architecture family implements (llama_model.cc
-// for Llama/Qwen2/Qwen3; later gpt2, gemma, deepseek, ...). A Model is
-// read-only after creation and shared by sessions; all mutable state (KV
-// cache, scratch) lives in the ForwardState a session owns.
+// for Llama/Mistral/Qwen2/Qwen3 and their MoE variants, gemma3_model.cc,
+// gpt2_model.cc, deepseek_model.cc). A Model is read-only after creation and
+// shared by sessions; all mutable state (KV cache, scratch) lives in the
+// ForwardState a session owns.
 #pragma once
 
 #include <cstdint>
@@ -51,10 +52,12 @@ class Model {
   // kMatMulInputPadFloats of padding (cpu_matmul.h) and whose outputs have row stride = rows;
   // families that have not checked that list none.
   virtual std::vector<Matrix*> PackableMatrices() { return {}; }
-  // The matrices read only through MatMul and DequantizeRow (cpu_matmul.h), which follow a kernel
-  // set's own layout: the Engine may rearrange their bytes into it (Engine::RearrangeWeightsForKernels)
-  // before any session shares the model. A tied matrix is listed under each name. Families that have
-  // not checked that list none.
+  // The matrices read only through MatMul and DequantizeRow (cpu_matmul.h; whole rows, so RowSlice
+  // views too), which follow a kernel set's own layout: the Engine may rearrange their bytes into it
+  // (Engine::RearrangeWeightsForKernels, kernel_layout.h) before any session shares the model. A tied
+  // matrix is listed under each name; a matrix read any other way must not be listed. Every family
+  // lists its matrices (tests/unit/model/kernel_layout_test.cc checks each); the default, none, keeps
+  // the stored layout.
   virtual std::vector<Matrix*> KernelLayoutMatrices() { return {}; }
   // Runs tokens[0..n) at positions [pos, pos + n), writing their K/V into the cache.
   // logits: null, or [n][vocab] when all_rows, else [vocab] for the last token.

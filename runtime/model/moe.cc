@@ -182,4 +182,12 @@ void MoeForward(const ModelConfig& c, const MoeWeights& w, const kernels::GemmKe
   }
 }
 
+std::vector<Matrix*> MoeMatrices(MoeWeights& w) {
+  std::vector<Matrix*> out = {&w.router, &w.shared_gate, &w.shared.gate, &w.shared.up, &w.shared.down};
+  for (MlpWeights& expert : w.experts) {
+    for (Matrix* m : {&expert.gate, &expert.up, &expert.down}) out.push_back(m);
+  }
+  return out;
+}
+
 }  // namespace kite

@@ -59,4 +59,9 @@ Status CheckMoeConfig(const ModelConfig& config, const std::string& where);
 void MoeForward(const ModelConfig& config, const MoeWeights& w, const kernels::GemmKernels& kernels, ThreadPool& pool,
                 MatMulScratch& matmul, MoeScratch& scratch, const float* x, int64_t n, float* y);
 
+// Every matrix of a sparse layer (router, shared-expert gate, shared experts, routed experts; the absent
+// ones too): MoeForward reads them all only through MatMul, so families list them in
+// Model::KernelLayoutMatrices.
+std::vector<Matrix*> MoeMatrices(MoeWeights& w);
+
 }  // namespace kite

@@ -17,6 +17,7 @@
 #include "runtime/backend/cpu/cpu_matmul.h"
 #include "runtime/core/thread_pool.h"
 #include "tests/unit/model/model_test_util.h"
+#include "tests/unit/model/transposed_reference_kernels.h"
 
 namespace kite {
 namespace testing {
@@ -47,16 +48,6 @@ TEST(RearrangeWeights, OnlyForAnEngineLoadedFromMemory) {
   EXPECT_TRUE(bytes == before);
 }
 
-// A reference set whose gemm_q4_transposed undoes the transposition and runs the reference kernel:
-// what MatMul calls for a marked matrix must see transposed bytes.
-void TransposedThroughReference(const kernels::GemmArgs& a, const uint8_t* w, const uint16_t* scales, int64_t group,
-                                const int8_t* xq, const float* x_scales) {
-  const int64_t row_bytes = Q4RowBytes(a.k, group);
-  std::vector<uint8_t> stored(w, w + a.n_end * row_bytes);
-  kernels::TransposeQ4Groups(stored.data(), a.n_end, a.k, group);
-  kernels::ReferenceGemmKernels().gemm_q4(a, stored.data(), scales, group, xq, x_scales);
-}
-
 TEST(RearrangeWeights, MarkedMatricesGoThroughTheTransposedKernelAndDecoding) {
   const int64_t n = 37, k = 600, group = 32;  // 19 blocks: 4 whole groups and 3 blocks left
   std::mt19937 rng(3);
@@ -85,8 +76,8 @@ TEST(RearrangeWeights, MarkedMatricesGoThroughTheTransposedKernelAndDecoding) {
     EXPECT_EQ(row_plain, row_marked) << "row " << r;
   }
 
-  kernels::GemmKernels set = kernels::ReferenceGemmKernels();
-  set.gemm_q4_transposed = TransposedThroughReference;
+  // What MatMul calls for a marked matrix must see transposed bytes.
+  const kernels::GemmKernels set = ReferenceKernelsWithTransposedQ4();
   ThreadPool pool(1);
   MatMulScratch scratch;
   scratch.Reserve(2, k);
