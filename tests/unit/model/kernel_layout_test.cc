@@ -106,14 +106,10 @@ std::string WidenedCheckpoint(const std::string& name) {
 std::string ConvertQ4(const std::string& dir, const std::string& name, int64_t group_size) {
   ConvertOptions options;
   options.input_dir = dir;
-  options.output_path = TempPath(name + ".kite");
   options.scheme = QuantScheme::kQ4;
   options.group_size = group_size;
   options.overrides = {"\\.mlp\\.gate\\.weight$=q4", "shared_expert_gate\\.weight$=q4"};
-  options.include_tokenizer = false;
-  auto report = ConvertCheckpoint(options);
-  EXPECT_TRUE(report.ok()) << report.status().ToString();
-  return report.ok() ? options.output_path : "";
+  return ConvertToTemp(options, name);
 }
 
 // A model bound to its own writable copy of the artifact's bytes (as the wasm heap holds them).
@@ -147,12 +143,12 @@ std::vector<float> PrefillAndDecode(const Model& model) {
   auto state = model.NewState(/*context_tokens=*/16, /*max_batch=*/8, /*n_threads=*/2);
   EXPECT_TRUE(state.ok()) << state.status().ToString();
   if (!state.ok()) return {};
-  std::vector<float> logits((prompt.size() + decoded.size()) * vocab);
-  Status s = model.Forward(*state.value(), pool, prompt.data(), prompt.size(), 0, logits.data(), /*all_rows=*/true);
-  EXPECT_TRUE(s.ok()) << s.ToString();
+  std::vector<float> logits = RunAll(model, *state.value(), pool, prompt, static_cast<int64_t>(prompt.size()));
   int64_t pos = static_cast<int64_t>(prompt.size());
+  logits.resize((prompt.size() + decoded.size()) * vocab);
   for (int32_t token : decoded) {
-    s = model.Forward(*state.value(), pool, &token, 1, pos, logits.data() + pos * vocab, /*all_rows=*/false);
+    const Status s = model.Forward(*state.value(), pool, &token, 1, pos, logits.data() + pos * vocab,
+                                   /*all_rows=*/false);
     EXPECT_TRUE(s.ok()) << s.ToString();
     ++pos;
   }

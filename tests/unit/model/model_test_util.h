@@ -19,16 +19,22 @@
 namespace kite {
 namespace testing {
 
-// Converts `dir` (absolute) to a fresh artifact in the test temp folder; "" on failure (reported).
-inline std::string ConvertDir(const std::string& dir, const std::string& name, QuantScheme scheme = QuantScheme::kF32) {
-  ConvertOptions options;
-  options.input_dir = dir;
+// Converts with `options` (input_dir and the quantization set) to a fresh artifact, without the
+// tokenizer, in the test temp folder; "" on failure (reported).
+inline std::string ConvertToTemp(ConvertOptions options, const std::string& name) {
   options.output_path = TempPath(name + ".kite");
-  options.scheme = scheme;
   options.include_tokenizer = false;
   auto report = ConvertCheckpoint(options);
   EXPECT_TRUE(report.ok()) << report.status().ToString();
   return report.ok() ? options.output_path : "";
+}
+
+// Converts `dir` (absolute) to a fresh artifact in the test temp folder; "" on failure (reported).
+inline std::string ConvertDir(const std::string& dir, const std::string& name, QuantScheme scheme = QuantScheme::kF32) {
+  ConvertOptions options;
+  options.input_dir = dir;
+  options.scheme = scheme;
+  return ConvertToTemp(options, name);
 }
 
 inline std::unique_ptr<Engine> Load(const std::string& artifact) {
