@@ -15,7 +15,8 @@
 // Q8 activation row:  int8 [K_pad] with one f32 scale per 32-column block (K_pad = RoundUp(K, 32)),
 //                    symmetric: scale = max|x| / 127, q = round(x / scale); zero block -> scale 0.
 // Q4 weight, transposed groups (kernel-private: GemmKernels::gemm_q4_transposed reads it; the wasm
-//                    heap's weights are rearranged into it when asked, TransposeQ4Groups): in each
+//                    heap's weights are rearranged into it when asked, TransposeQ4Groups, matrices
+//                    with finite scales only): in each
 //                    of a row's first ceil(K / 32) / 4 groups of 4 blocks (64 bytes, 16 words of 4
 //                    bytes), word v of block i is stored at word 4v + i instead of 4i + v, so one
 //                    16-byte load holds word v of 4 blocks. The other blocks keep the layout above.

@@ -73,11 +73,23 @@ constexpr int kPreparedBlocks = 64;  // activation blocks prepared at a time (20
 // Weight rows per prefill tile (measured in node 20 when decode used it too: 8 beat 4, 12 and 16).
 constexpr int kPrefillTileCols = 8;
 
+// A whole group of 4 prepared blocks as the relaxed Q4 decode loop over transposed groups reads it
+// (Q4GroupStep), all in one record so that one pointer walks the activations.
+struct TransposedGroup {
+  v128_t x[4][2];      // [v][0]: word v of the 4 blocks' low-nibble columns; [v][1]: of the high-nibble ones
+  v128_t offset16;     // per int16 lane of the dots, -8 * the sum of the codes that meet it there
+  v128_t scale_2p112;  // the 4 activation scales times 2^112, the factor the f16 conversion leaves out
+};
+
 struct PreparedRow {
   v128_t x[kPreparedBlocks][4];       // per block, the 4 int16 vectors its weights pair with
   int32_t offset[kPreparedBlocks];    // Q4: -256 * 8 * sum(x) (relaxed: -8 * sum(x)); relaxed Q8: the
                                       // sum of |x| over x < 0; baseline Q8: unused
   float scale[kPreparedBlocks];       // activation scales; 0 past the last block
+  // Relaxed Q4 over transposed groups (kTransposed) only: the whole groups, and whether all their
+  // scales are below 2^15 in magnitude, so that scale_2p112 is exact (finite, no rounding).
+  TransposedGroup groups[kPreparedBlocks / 4];
+  bool groups_scales_fold;
 };
 
 // Blocks [0, blocks) of one Q8 activation row (codes x, scales x_scales) into p, padded with zero
@@ -143,19 +155,39 @@ KITE_WASM_INLINE void PrepareRow(const int8_t* x, const float* x_scales, int64_t
     const v128_t reduced = ReduceFourI32(sums[0], sums[1], sums[2], sums[3]);
     wasm_v128_store(p->offset + b, kQ4 ? wasm_i32x4_neg(reduced) : reduced);
   }
-  // Each whole group of 4 blocks also as the weights' transposed groups pair with it (Q4GroupStep):
-  // x[b + v][2] holds word v of the low-nibble columns of blocks b .. b + 3, x[b + v][3] the same of
-  // the high-nibble columns (x[2] and x[3] served the offsets above).
+  // Each whole group of 4 blocks also as the weights' transposed groups pair with it (Q4GroupStep).
+  // offset16: the relaxed dot adds the products of bytes 2i and 2i + 1 into int16 lane i, so lane i
+  // of the 8 dots of a row and group meets the codes in bytes 2i and 2i + 1 of the 8 words; -8 times
+  // their sum (|.| <= 8 * 16 * 127 = 16256) started in the lane makes the lane's sum that of the 16
+  // products x * (n - 8), at most 16 * 8 * 127 in magnitude: int16 wraps through the additions
+  // and ends exact, and no int32 offset add is left per row.
+  p->groups_scales_fold = true;
   for (int64_t b = 0; b + 4 <= blocks && kQ4 && kRelaxed && kTransposed; b += 4) {
+    TransposedGroup& g = p->groups[b / 4];
     _Pragma("clang loop unroll(full)")
     for (int h = 0; h < 2; ++h) {
       const v128_t a0 = p->x[b][h], a1 = p->x[b + 1][h], a2 = p->x[b + 2][h], a3 = p->x[b + 3][h];
       const v128_t t01l = wasm_i32x4_shuffle(a0, a1, 0, 4, 1, 5), t23l = wasm_i32x4_shuffle(a2, a3, 0, 4, 1, 5);
       const v128_t t01h = wasm_i32x4_shuffle(a0, a1, 2, 6, 3, 7), t23h = wasm_i32x4_shuffle(a2, a3, 2, 6, 3, 7);
-      p->x[b][2 + h] = wasm_i64x2_shuffle(t01l, t23l, 0, 2);
-      p->x[b + 1][2 + h] = wasm_i64x2_shuffle(t01l, t23l, 1, 3);
-      p->x[b + 2][2 + h] = wasm_i64x2_shuffle(t01h, t23h, 0, 2);
-      p->x[b + 3][2 + h] = wasm_i64x2_shuffle(t01h, t23h, 1, 3);
+      g.x[0][h] = wasm_i64x2_shuffle(t01l, t23l, 0, 2);
+      g.x[1][h] = wasm_i64x2_shuffle(t01l, t23l, 1, 3);
+      g.x[2][h] = wasm_i64x2_shuffle(t01h, t23h, 0, 2);
+      g.x[3][h] = wasm_i64x2_shuffle(t01h, t23h, 1, 3);
+    }
+    v128_t codes = wasm_i16x8_splat(0);
+    _Pragma("clang loop unroll(full)")
+    for (int v = 0; v < 4; ++v) {
+      codes = wasm_i16x8_add(codes, wasm_i16x8_add(wasm_i16x8_extadd_pairwise_i8x16(g.x[v][0]),
+                                                   wasm_i16x8_extadd_pairwise_i8x16(g.x[v][1])));
+    }
+    g.offset16 = wasm_i16x8_mul(codes, wasm_i16x8_splat(-8));
+    // 2^112 moves from each weight scale's conversion (FiniteHighHalfLanesToFloat) to the activation
+    // scale: x * 2^112 is exact below 2^15 (NaN fails the test), and (x * 2^112) * (h / 2^112) rounds
+    // the same real product x * h as before. Larger scales take the scalar path.
+    const v128_t scale = wasm_v128_load(p->scale + b);
+    g.scale_2p112 = wasm_f32x4_mul(scale, wasm_f32x4_splat(5.192296858534828e+33f));  // 2^112
+    if (!wasm_i32x4_all_true(wasm_f32x4_lt(wasm_f32x4_abs(scale), wasm_f32x4_splat(32768.0f)))) {
+      p->groups_scales_fold = false;
     }
   }
 }

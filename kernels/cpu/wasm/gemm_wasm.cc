@@ -38,7 +38,7 @@ namespace kite {
 namespace kernels {
 namespace {
 
-using wasm::FiniteHighHalfLanesToFloat;
+using wasm::FiniteHighHalfLanesToFloatOver2p112;
 using wasm::HalfLanesToFloat;
 using wasm::HorizontalSum;
 
@@ -263,64 +263,87 @@ KITE_WASM_INLINE v128_t Q4PairTail(const PreparedRow& p, const uint8_t* wa, cons
 }
 
 #if defined(KITE_WASM_RELAXED)
-// Relaxed Q4 decode: one whole group of 4 blocks (a transposed group, quant_formats.h) of rows a and
-// b (weights wa, wb at prepared block pb, scales wsa, wsb, b: the rows' block at pb), added to acc_a
-// and acc_b with lane i for block pb + i. Word v of the 4 blocks is one 16-byte load; against x[pb +
-// v][2..3] (PrepareRow) its two relaxed dots give int16 lanes whose pairs belong to the 4 blocks, so
-// the 4 loads of a row add into one int16 vector (|lane| <= 4 * 2 * 2 * 15 * 127 = 30480) and one
-// pairwise widening yields the 4 block dots: no per-block reduction. Each activation vector serves
-// both rows. With groups of 32 columns both rows' 4 scales come in one 16-byte vector, and one
-// shuffle per row puts them in the high halves of its lanes for the conversion. Against RowStep on
-// the stored layout (node 20, Intel Xeon VM, one thread): 3 matrices in L2 1.22x faster; from memory
-// 576 x 576 matrices 1.06x, 1536 x 576 1.12x, 49152 x 576 1.13x.
+// The f16 scales of blocks b .. b + 3 (b a multiple of 4) of two Q4 rows (scales wsa, wsb): row a's
+// in 16-bit lanes 0..3, row b's in lanes 4..7. Groups are 32, 64 or 128 columns (1, 2 or 4 blocks).
 template <int kBlocksPerGroup>
-KITE_WASM_INLINE void Q4GroupStep(const PreparedRow& p, const uint8_t* wa, const uint8_t* wb, const uint16_t* wsa,
-                                  const uint16_t* wsb, int64_t b, int64_t pb, int64_t blocks_per_group, v128_t* acc_a,
-                                  v128_t* acc_b, v128_t* scale_exponents, volatile v128_t* schedule_barrier) {
+KITE_WASM_INLINE v128_t Q4GroupScaleHalves(const uint16_t* wsa, const uint16_t* wsb, int64_t b,
+                                           int64_t blocks_per_group) {
+  if (kBlocksPerGroup == 1) return wasm_v128_load64_lane(wsb + b, wasm_v128_load64_zero(wsa + b), 1);
+  if (kBlocksPerGroup == 2) {
+    return wasm_i16x8_shuffle(wasm_v128_load32_zero(wsa + b / 2), wasm_v128_load32_zero(wsb + b / 2), 0, 0, 1, 1, 8,
+                              8, 9, 9);
+  }
+  const int64_t g = b / blocks_per_group;  // 4 blocks per group: one scale per row
+  return wasm_i16x8_shuffle(wasm_v128_load16_splat(wsa + g), wasm_v128_load16_splat(wsb + g), 0, 0, 0, 0, 8, 8, 8, 8);
+}
+
+// Relaxed Q4 decode: one whole group of 4 blocks (a transposed group, quant_formats.h) of rows a and
+// b (weights wa, wb; their 8 scales in halves, Q4GroupScaleHalves), added to acc_a and acc_b with
+// lane i for block i of the group. Word v of the 4 blocks is one 16-byte load; against g.x[v] its two
+// relaxed dots give int16 lanes whose pairs belong to the 4 blocks, so the 4 loads of a row add into
+// one int16 vector, started at g.offset16 (the -8 of the codes, PrepareRow), and one widening dot
+// yields the 4 block dots: no per-block reduction and no offset add. Each activation vector serves
+// both rows. One shuffle per row puts its 4 scales in the high halves of its lanes, and a shift and
+// a mask make them f32 short of the factor 2^112, which g.scale_2p112 carries. The scales must be
+// finite: RearrangeQ4ForKernels leaves matrices with Inf or NaN scales in the stored layout.
+// Against RowStep on the stored layout (node 20, Intel Xeon VM, one thread): 3 matrices in L2 1.22x
+// faster; from memory 576 x 576 matrices 1.06x, 1536 x 576 1.12x, 49152 x 576 1.13x.
+KITE_WASM_INLINE void Q4GroupStep(const TransposedGroup& g, const uint8_t* wa, const uint8_t* wb, v128_t halves,
+                                  v128_t* acc_a, v128_t* acc_b, volatile v128_t* schedule_barrier) {
   const v128_t nibble = wasm_i8x16_splat(0x0f);
-  v128_t sum_a = wasm_i16x8_splat(0), sum_b = wasm_i16x8_splat(0);
+  v128_t sum_a = g.offset16, sum_b = g.offset16;
   _Pragma("clang loop unroll(full)")
   for (int v = 0; v < 4; ++v) {
-    const v128_t xl = p.x[pb + v][2], xh = p.x[pb + v][3];
+    const v128_t xl = g.x[v][0], xh = g.x[v][1];
     const v128_t ra = wasm_v128_load(wa + 16 * v), rb = wasm_v128_load(wb + 16 * v);
     sum_a = wasm_i16x8_add(sum_a, wasm_i16x8_add(
         wasm_i16x8_relaxed_dot_i8x16_i7x16(xl, wasm_v128_and(ra, nibble)),
         wasm_i16x8_relaxed_dot_i8x16_i7x16(xh, wasm_v128_and(wasm_u16x8_shr(ra, 4), nibble))));
-    *schedule_barrier = sum_a;  // see PrefillTile
+    *schedule_barrier = sum_a;  // see PrefillTile; without these the loop ran 0.97x
     sum_b = wasm_i16x8_add(sum_b, wasm_i16x8_add(
         wasm_i16x8_relaxed_dot_i8x16_i7x16(xl, wasm_v128_and(rb, nibble)),
         wasm_i16x8_relaxed_dot_i8x16_i7x16(xh, wasm_v128_and(wasm_u16x8_shr(rb, 4), nibble))));
     *schedule_barrier = sum_b;
   }
-  const v128_t offsets = wasm_v128_load(p.offset + pb);
-  const v128_t x_scale = wasm_v128_load(p.scale + pb);
-  const v128_t dots_a = wasm_f32x4_convert_i32x4(wasm_i32x4_add(wasm_i32x4_extadd_pairwise_i16x8(sum_a), offsets));
-  const v128_t dots_b = wasm_f32x4_convert_i32x4(wasm_i32x4_add(wasm_i32x4_extadd_pairwise_i16x8(sum_b), offsets));
-  v128_t scale_a, scale_b;
-  if (kBlocksPerGroup == 1) {
-    const v128_t halves = wasm_v128_load64_lane(wsb + b, wasm_v128_load64_zero(wsa + b), 1);
-    *scale_exponents = wasm_u16x8_max(*scale_exponents, wasm_v128_and(halves, wasm_i16x8_splat(0x7c00)));
-    const v128_t zero = wasm_i16x8_splat(0);
-    const v128_t high_a = wasm_i16x8_shuffle(zero, halves, 0, 8, 1, 9, 2, 10, 3, 11);
-    const v128_t high_b = wasm_i16x8_shuffle(zero, halves, 4, 12, 5, 13, 6, 14, 7, 15);
-    scale_a = wasm_f32x4_mul(x_scale, FiniteHighHalfLanesToFloat(high_a));
-    scale_b = wasm_f32x4_mul(x_scale, FiniteHighHalfLanesToFloat(high_b));
-  } else {
-    const v128_t halves_a = Q4StepScaleHalves<kBlocksPerGroup, 4>(wsa, b, blocks_per_group);
-    const v128_t halves_b = Q4StepScaleHalves<kBlocksPerGroup, 4>(wsb, b, blocks_per_group);
-    scale_a = MulByScaleHalves(x_scale, halves_a, scale_exponents);
-    scale_b = MulByScaleHalves(x_scale, halves_b, scale_exponents);
-  }
+  // A dot with ones instead of extadd_pairwise: V8 keeps the ones in a register but reloads
+  // extadd's constant operand every time.
+  const v128_t ones = wasm_i16x8_splat(1);
+  const v128_t dots_a = wasm_f32x4_convert_i32x4(wasm_i32x4_dot_i16x8(sum_a, ones));
+  const v128_t dots_b = wasm_f32x4_convert_i32x4(wasm_i32x4_dot_i16x8(sum_b, ones));
+  const v128_t zero = wasm_i16x8_splat(0);
+  const v128_t high_a = wasm_i16x8_shuffle(zero, halves, 0, 8, 1, 9, 2, 10, 3, 11);
+  const v128_t high_b = wasm_i16x8_shuffle(zero, halves, 4, 12, 5, 13, 6, 14, 7, 15);
+  const v128_t scale_a = wasm_f32x4_mul(g.scale_2p112, FiniteHighHalfLanesToFloatOver2p112(high_a));
+  const v128_t scale_b = wasm_f32x4_mul(g.scale_2p112, FiniteHighHalfLanesToFloatOver2p112(high_b));
   *acc_a = wasm_f32x4_add(*acc_a, wasm_f32x4_mul(dots_a, scale_a));
   *acc_b = wasm_f32x4_add(*acc_b, wasm_f32x4_mul(dots_b, scale_b));
 }
 
-// One relaxed Q4 row (rows in transposed groups) whose group scales include Inf or NaN, in scalar
-// code, which converts every f16 exactly: blocks [b0, b0 + blocks) of row n against the prepared
-// blocks [0, blocks) (x[pb][0..1]: the activation codes as stored). A sum with an Inf or NaN term is
-// the same Inf or NaN in any order, so the order of the additions changes nothing.
-__attribute__((noinline)) float Q4TransposedRowDotWithSpecialScales(const GemmTile& t, const PreparedRow& p,
-                                                                    int64_t b0, int64_t blocks, int64_t n) {
+// The whole groups [g, end) of rows a and b (weights wa, wb from the first group on; scales wsa, wsb
+// of the rows, b: the first group's block), as [a0 + a2, a1 + a3, b0 + b2, b1 + b3] of the lanes of
+// Q4GroupStep's sums. Not inlined: on its own the loop keeps its few values in registers, where
+// inlined into the row pair's code V8 spilled and reloaded 5 of them per step (1.06x in L2).
+template <int kBlocksPerGroup>
+__attribute__((noinline)) v128_t Q4GroupLoop(const TransposedGroup* g, const TransposedGroup* end, const uint8_t* wa,
+                                             const uint8_t* wb, const uint16_t* wsa, const uint16_t* wsb, int64_t b,
+                                             int64_t blocks_per_group) {
+  volatile v128_t schedule_barrier;
+  v128_t acc_a = wasm_f32x4_splat(0.0f), acc_b = acc_a;
+  for (; g != end; ++g, wa += 64, wb += 64, b += 4) {
+    Q4GroupStep(*g, wa, wb, Q4GroupScaleHalves<kBlocksPerGroup>(wsa, wsb, b, blocks_per_group), &acc_a, &acc_b,
+                &schedule_barrier);
+  }
+  return wasm_f32x4_add(wasm_i32x4_shuffle(acc_a, acc_b, 0, 1, 4, 5), wasm_i32x4_shuffle(acc_a, acc_b, 2, 3, 6, 7));
+}
+
+// One relaxed Q4 row (rows in transposed groups) in scalar code, which converts every f16 exactly and
+// takes any activation scale: for rows whose last blocks' scales include Inf or NaN, and for
+// activation rows whose scales PrepareRow could not fold 2^112 into. Blocks [b0, b0 + blocks) of row
+// n against the prepared blocks [0, blocks) (x[pb][0..1]: the activation codes as stored). A sum
+// with an Inf or NaN term is the same Inf or NaN in any order, so the order of the additions changes
+// nothing there.
+__attribute__((noinline)) float Q4TransposedRowDotScalar(const GemmTile& t, const PreparedRow& p, int64_t b0,
+                                                         int64_t blocks, int64_t n) {
   const uint8_t* row = static_cast<const uint8_t*>(t.w) + n * t.w_row_bytes;
   const uint16_t* ws = static_cast<const uint16_t*>(t.w_scales) + n * t.w_scales_per_row;
   const int64_t transposed = t.blocks / 4 * 4;  // Q4TransposedBlocks(K): t.blocks is ceil(K / 32)
@@ -364,10 +387,17 @@ KITE_WASM_INLINE void Q4RowDotPair(const GemmTile& t, const PreparedRow& p, int6
     ws[r] = static_cast<const uint16_t*>(t.w_scales) + row * t.w_scales_per_row;
     acc[r] = wasm_f32x4_splat(0.0f);
   }
+  v128_t groups = wasm_f32x4_splat(0.0f);  // kTransposed: Q4GroupLoop's lanes
 #if defined(KITE_WASM_RELAXED)
-  for (int64_t pb = 0; pb < whole && kTransposed; pb += 4, w[0] += 64, w[1] += 64) {
-    Q4GroupStep<kBlocksPerGroup>(p, w[0], w[1], ws[0], ws[1], b0 + pb, pb, bpg, &acc[0], &acc[1], &scale_exponents,
-                                 &schedule_barrier);
+  if (kTransposed) {
+    if (!p.groups_scales_fold) {
+      out[0] = Q4TransposedRowDotScalar(t, p, b0, blocks, n);
+      out[1] = Q4TransposedRowDotScalar(t, p, b0, blocks, n_b);
+      return;
+    }
+    groups = Q4GroupLoop<kBlocksPerGroup>(p.groups, p.groups + whole / 4, w[0], w[1], ws[0], ws[1], b0, bpg);
+    w[0] += whole * 16;
+    w[1] += whole * 16;
   }
 #endif
   _Pragma("clang loop unroll(full)")
@@ -382,8 +412,11 @@ KITE_WASM_INLINE void Q4RowDotPair(const GemmTile& t, const PreparedRow& p, int6
     }
   }
   // [a0 + a2, a1 + a3, b0 + b2, b1 + b3] plus the tail's lanes; then lanes 0 and 2 take 1 and 3.
-  v128_t v = wasm_f32x4_add(wasm_i32x4_shuffle(acc[0], acc[1], 0, 1, 4, 5),
-                            wasm_i32x4_shuffle(acc[0], acc[1], 2, 3, 6, 7));
+  v128_t v = groups;
+  if (!kTransposed || rest == 3) {
+    v = wasm_f32x4_add(v, wasm_f32x4_add(wasm_i32x4_shuffle(acc[0], acc[1], 0, 1, 4, 5),
+                                         wasm_i32x4_shuffle(acc[0], acc[1], 2, 3, 6, 7)));
+  }
   if (rest == 2) {
     v = wasm_f32x4_add(v, Q4PairTail<kBlocksPerGroup, 2>(p, w[0], w[1], ws[0], ws[1], b0 + whole, whole, bpg,
                                                          &scale_exponents, &schedule_barrier));
@@ -394,8 +427,8 @@ KITE_WASM_INLINE void Q4RowDotPair(const GemmTile& t, const PreparedRow& p, int6
   if (HadSpecialScale(scale_exponents)) {
 #if defined(KITE_WASM_RELAXED)
     if (kTransposed) {
-      out[0] = Q4TransposedRowDotWithSpecialScales(t, p, b0, blocks, n);
-      out[1] = Q4TransposedRowDotWithSpecialScales(t, p, b0, blocks, n_b);
+      out[0] = Q4TransposedRowDotScalar(t, p, b0, blocks, n);
+      out[1] = Q4TransposedRowDotScalar(t, p, b0, blocks, n_b);
       return;
     }
 #endif

@@ -51,10 +51,15 @@ KITE_WASM_INLINE v128_t Exp(v128_t x_in) {
 // FiniteHalfLanesToFloat is the same without that last step: exact for finite halves only.
 // FiniteHighHalfLanesToFloat takes the halves in the high 16 bits of each lane instead (the low bits
 // are ignored), as an interleave with zeros leaves them.
-KITE_WASM_INLINE v128_t FiniteHighHalfLanesToFloat(v128_t high) {
+// FiniteHighHalfLanesToFloatOver2p112 stops short of the multiply: each lane is the half times 2^-112,
+// exactly (a caller that folds 2^112 into another factor saves the multiply).
+KITE_WASM_INLINE v128_t FiniteHighHalfLanesToFloatOver2p112(v128_t high) {
   const v128_t spread = wasm_i32x4_shr(high, 3);  // sign in bits 28-31
-  const v128_t bits = wasm_v128_and(spread, wasm_i32x4_splat(static_cast<int32_t>(0x8fffe000)));
-  return wasm_f32x4_mul(bits, wasm_f32x4_splat(5.192296858534828e+33f));  // 2^112
+  return wasm_v128_and(spread, wasm_i32x4_splat(static_cast<int32_t>(0x8fffe000)));
+}
+
+KITE_WASM_INLINE v128_t FiniteHighHalfLanesToFloat(v128_t high) {
+  return wasm_f32x4_mul(FiniteHighHalfLanesToFloatOver2p112(high), wasm_f32x4_splat(5.192296858534828e+33f));  // 2^112
 }
 
 KITE_WASM_INLINE v128_t FiniteHalfLanesToFloat(v128_t h) { return FiniteHighHalfLanesToFloat(wasm_i32x4_shl(h, 16)); }

@@ -235,6 +235,45 @@ std::vector<LayoutCase> AllCases() {
 
 INSTANTIATE_TEST_SUITE_P(EveryRandomCheckpoint, KernelLayout, ::testing::ValuesIn(AllCases()), CaseName);
 
+// gemm_q4_transposed takes finite scales only: a matrix with an Inf or NaN group scale stays in the
+// stored layout, unmarked, and the others are rearranged as before.
+TEST(KernelLayoutScales, AMatrixWithAnInfOrNanScaleStaysStored) {
+  const std::string artifact = ConvertQ4(SharedPath("models/random/llama"), "kernel_layout_special_scale", 32);
+  ASSERT_FALSE(artifact.empty());
+  const kernels::GemmKernels kernels = ReferenceKernelsWithTransposedQ4();
+  for (uint16_t special : {uint16_t{0x7c00}, uint16_t{0xfe00}}) {  // +Inf, a negative NaN
+    std::unique_ptr<ModelInMemory> all = LoadInMemory(artifact, kernels);
+    std::unique_ptr<ModelInMemory> one_special = LoadInMemory(artifact, kernels);
+    ASSERT_NE(all, nullptr);
+    ASSERT_NE(one_special, nullptr);
+    const int tensors = RearrangeQ4ForKernels(*all->model);
+    // The last listed matrix that shares its bytes with no other gets the special scale in its last row.
+    const std::vector<Matrix*> listed = one_special->model->KernelLayoutMatrices();
+    const Matrix* target = nullptr;
+    for (const Matrix* m : listed) {
+      if (!m->present() || m->dtype != DType::kQ4) continue;
+      int sharing = 0;
+      for (const Matrix* other : listed) sharing += other->data == m->data;
+      if (sharing == 1) target = m;
+    }
+    ASSERT_NE(target, nullptr);
+    const int64_t groups = Q4GroupsPerRow(target->cols, target->group_size);
+    const_cast<uint16_t*>(static_cast<const uint16_t*>(target->scales))[target->rows * groups - 1] = special;
+    const size_t bytes = static_cast<size_t>(target->rows * Q4RowBytes(target->cols, target->group_size));
+    const std::vector<uint8_t> before(static_cast<const uint8_t*>(target->data),
+                                      static_cast<const uint8_t*>(target->data) + bytes);
+
+    EXPECT_EQ(RearrangeQ4ForKernels(*one_special->model), tensors - 1) << "scale 0x" << std::hex << special;
+    EXPECT_FALSE(target->q4_transposed);
+    EXPECT_EQ(std::memcmp(before.data(), target->data, bytes), 0) << "the matrix's bytes moved";
+    int marked = 0;
+    for (const Matrix* m : listed) marked += m->present() && m->q4_transposed;
+    int present = 0;
+    for (const Matrix* m : listed) present += m->present();
+    EXPECT_EQ(marked, present - 1);
+  }
+}
+
 // A checkpoint added to models/random is a family (or variant) this test must cover too.
 TEST(KernelLayoutCoverage, EveryRandomCheckpointIsACase) {
   std::set<std::string> folders, listed(std::begin(kCheckpoints), std::end(kCheckpoints));
