@@ -264,7 +264,8 @@ KITE_WASM_INLINE v128_t Q4PairTail(const PreparedRow& p, const uint8_t* wa, cons
 
 #if defined(KITE_WASM_RELAXED)
 // The f16 scales of blocks b .. b + 3 (b a multiple of 4) of two Q4 rows (scales wsa, wsb): row a's
-// in 16-bit lanes 0..3, row b's in lanes 4..7. Groups are 32, 64 or 128 columns (1, 2 or 4 blocks).
+// in 16-bit lanes 0..3, row b's in lanes 4..7. Groups of 32 or 64 columns (1 or 2 blocks), or of a
+// multiple of 128 (then one scale per row for all 4 blocks).
 template <int kBlocksPerGroup>
 KITE_WASM_INLINE v128_t Q4GroupScaleHalves(const uint16_t* wsa, const uint16_t* wsb, int64_t b,
                                            int64_t blocks_per_group) {
