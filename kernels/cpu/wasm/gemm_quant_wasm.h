@@ -185,7 +185,7 @@ KITE_WASM_INLINE void PrepareRow(const int8_t* x, const float* x_scales, int64_t
     // scale: x * 2^112 is exact below 2^15 (NaN fails the test), and (x * 2^112) * (h / 2^112) rounds
     // the same real product x * h as before. Larger scales take the scalar path.
     const v128_t scale = wasm_v128_load(p->scale + b);
-    g.scale_2p112 = wasm_f32x4_mul(scale, wasm_f32x4_splat(5.192296858534828e+33f));  // 2^112
+    g.scale_2p112 = wasm_f32x4_mul(scale, wasm_f32x4_splat(wasm::kHalfToFloatRebias));
     if (!wasm_i32x4_all_true(wasm_f32x4_lt(wasm_f32x4_abs(scale), wasm_f32x4_splat(32768.0f)))) {
       p->groups_scales_fold = false;
     }

@@ -42,6 +42,9 @@ KITE_WASM_INLINE v128_t Exp(v128_t x_in) {
   return wasm_v128_and(result, wasm_f32x4_ge(x_in, min_x));
 }
 
+// f32's exponent bias minus f16's is 127 - 15 = 112: the factor the conversions below end with.
+constexpr float kHalfToFloatRebias = 0x1p112f;
+
 // 4 IEEE halves (in the low 16 bits of each 32-bit lane; the high bits are ignored) to f32, exactly.
 // (sign, exponent, mantissa) moved to (bit 31, bits 23-27, bits 13-22) is the value / 2^112 as an
 // f32 (subnormal halves included: wasm keeps f32 subnormals), and multiplying by 2^112 is exact.
@@ -59,7 +62,7 @@ KITE_WASM_INLINE v128_t FiniteHighHalfLanesToFloatOver2p112(v128_t high) {
 }
 
 KITE_WASM_INLINE v128_t FiniteHighHalfLanesToFloat(v128_t high) {
-  return wasm_f32x4_mul(FiniteHighHalfLanesToFloatOver2p112(high), wasm_f32x4_splat(5.192296858534828e+33f));  // 2^112
+  return wasm_f32x4_mul(FiniteHighHalfLanesToFloatOver2p112(high), wasm_f32x4_splat(kHalfToFloatRebias));
 }
 
 KITE_WASM_INLINE v128_t FiniteHalfLanesToFloat(v128_t h) { return FiniteHighHalfLanesToFloat(wasm_i32x4_shl(h, 16)); }

@@ -266,10 +266,11 @@ TEST(KernelLayoutScales, AMatrixWithAnInfOrNanScaleStaysStored) {
     EXPECT_EQ(RearrangeQ4ForKernels(*one_special->model), tensors - 1) << "scale 0x" << std::hex << special;
     EXPECT_FALSE(target->q4_transposed);
     EXPECT_EQ(std::memcmp(before.data(), target->data, bytes), 0) << "the matrix's bytes moved";
-    int marked = 0;
-    for (const Matrix* m : listed) marked += m->present() && m->q4_transposed;
-    int present = 0;
-    for (const Matrix* m : listed) present += m->present();
+    int marked = 0, present = 0;
+    for (const Matrix* m : listed) {
+      present += m->present();
+      marked += m->present() && m->q4_transposed;
+    }
     EXPECT_EQ(marked, present - 1);
   }
 }
