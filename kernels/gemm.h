@@ -70,9 +70,10 @@ struct GemmKernels {
   // Null, or gemm_q4 over rows stored in transposed groups (quant_formats.h), a layout this set reads
   // faster. The relaxed wasm set has one: its weights sit in the writable wasm heap, where the
   // Engine can rearrange them when asked (Engine::RearrangeWeightsForKernels); MatMul picks this
-  // kernel for the matrices marked so (Matrix::q4_transposed) and gemm_q4 for the others. The scales
-  // of its rows' whole transposed groups must be finite (it converts them without looking for Inf or
-  // NaN); RearrangeQ4ForKernels leaves matrices with Inf or NaN scales in the stored layout.
+  // kernel for the matrices marked so (Matrix::q4_transposed) and gemm_q4 for the others. The matrix
+  // must have an even row count (the layout interleaves row pairs; any [n_begin, n_end) may be
+  // asked), and the scales of its rows' whole transposed groups must be finite (it converts them
+  // without looking for Inf or NaN); RearrangeQ4ForKernels leaves other matrices in the stored layout.
   GemmQ4Fn gemm_q4_transposed;
 };
 

@@ -16,11 +16,14 @@
 //                    symmetric: scale = max|x| / 127, q = round(x / scale); zero block -> scale 0.
 // Q4 weight, transposed groups (kernel-private: GemmKernels::gemm_q4_transposed reads it; the wasm
 //                    heap's weights are rearranged into it when asked, TransposeQ4Groups, matrices
-//                    with finite scales only): in each
-//                    of a row's first ceil(K / 32) / 4 groups of 4 blocks (64 bytes, 16 words of 4
-//                    bytes), word v of block i is stored at word 4v + i instead of 4i + v, so one
-//                    16-byte load holds word v of 4 blocks. The other blocks keep the layout above.
-//                    Transposing twice gives the row back.
+//                    with an even row count and finite scales only): rows 2p and 2p + 1 share their
+//                    2 * row_bytes. Each of a row's first ceil(K / 32) / 4 groups of 4 blocks (64 bytes,
+//                    16 words of 4 bytes) has word v of block i at word 4v + i instead of 4i + v, so one
+//                    16-byte load holds word v of 4 blocks, and the pair's groups alternate: group g of
+//                    row 2p, group g of row 2p + 1, group g + 1 of row 2p, ..., so that a kernel reading
+//                    both rows reads one sequential stream. Then row 2p's other bytes (its last blocks
+//                    and padding, as stored), then row 2p + 1's. Q4TransposedByteOffset says where each
+//                    byte went; UntransposeQ4Groups gives the rows back.
 // Q4 prefill activation row (AVX-512 only; kernel-private, made per op from the Q8 row): chunks of
 //                    16 blocks, 640 bytes each: 512 bytes of codes as 8 x 64 bytes where bytes
 //                    4l..4l+3 of part t are bytes 4t..4t+3 of block l, then the 16 block scales
@@ -42,10 +45,14 @@ inline int64_t Q4RowBytes(int64_t k, int64_t group_size) { return RoundUp(k, gro
 inline int64_t Q4GroupsPerRow(int64_t k, int64_t group_size) { return RoundUp(k, group_size) / group_size; }
 // Blocks of a Q4 row stored in transposed groups (the rest of its ceil(K / 32) blocks are not).
 inline int64_t Q4TransposedBlocks(int64_t k) { return RoundUp(k, kQuantBlock) / kQuantBlock / 4 * 4; }
-// Where byte j (0..15) of block b sits in a row stored in transposed groups, transposed_blocks =
-// Q4TransposedBlocks(K): byte j % 4 of word 4 (j / 4) + b % 4 of its group.
-inline int64_t Q4TransposedByteOffset(int64_t b, int64_t j, int64_t transposed_blocks) {
-  return b < transposed_blocks ? (b / 4) * 64 + ((j / 4) * 4 + b % 4) * 4 + j % 4 : b * 16 + j;
+// Where byte j (0..15) of block b of row n sits in a matrix stored in transposed groups, counted from
+// the matrix's first byte: row_bytes = Q4RowBytes(K, group_size), transposed_blocks =
+// Q4TransposedBlocks(K).
+inline int64_t Q4TransposedByteOffset(int64_t n, int64_t b, int64_t j, int64_t transposed_blocks, int64_t row_bytes) {
+  const int64_t pair = (n - n % 2) * row_bytes, second = n % 2;
+  if (b < transposed_blocks) return pair + (b / 4) * 128 + second * 64 + ((j / 4) * 4 + b % 4) * 4 + j % 4;
+  const int64_t rest_bytes = row_bytes - transposed_blocks * 16;  // the row's last blocks and padding
+  return pair + 2 * transposed_blocks * 16 + second * rest_bytes + (b - transposed_blocks) * 16 + j;
 }
 
 // A Q8 activation block whose max|x| is below this is stored as a zero block (scale 0). Far below any

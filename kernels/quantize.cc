@@ -5,6 +5,7 @@
 
 #include <cmath>
 #include <cstring>
+#include <vector>
 
 #include "kernels/quant_formats.h"
 
@@ -151,27 +152,16 @@ void QuantizeRowsQ4(const float* w, int64_t n, int64_t k, int64_t group_size, ui
   }
 }
 
-namespace {
-
-// Rows [0, n) of Q4 data, the code of (row bytes, column) given by code_at.
-template <typename CodeAt>
-void DequantizeQ4Rows(const uint8_t* data, const uint16_t* scales, int64_t n, int64_t k, int64_t group_size, float* w,
-                      CodeAt code_at) {
+void DequantizeRowsQ4(const uint8_t* data, const uint16_t* scales, int64_t n, int64_t k, int64_t group_size,
+                      float* w) {
   const int64_t groups = Q4GroupsPerRow(k, group_size);
   const int64_t row_bytes = Q4RowBytes(k, group_size);
   for (int64_t row = 0; row < n; ++row) {
     for (int64_t c = 0; c < k; ++c) {
-      const int q = code_at(data + row * row_bytes, c);
+      const int q = Q4CodeAt(data + row * row_bytes, c);
       w[row * k + c] = static_cast<float>(q) * HalfToFloat(scales[row * groups + c / group_size]);
     }
   }
-}
-
-}  // namespace
-
-void DequantizeRowsQ4(const uint8_t* data, const uint16_t* scales, int64_t n, int64_t k, int64_t group_size,
-                      float* w) {
-  DequantizeQ4Rows(data, scales, n, k, group_size, w, Q4CodeAt);
 }
 
 // Block column / 32 is 16 bytes; its low nibbles hold columns 0..15, the high ones 16..31.
@@ -180,29 +170,53 @@ int Q4CodeAt(const uint8_t* row, int64_t column) {
   return ((column % 32) < 16 ? (byte & 0x0f) : (byte >> 4)) - 8;
 }
 
-void TransposeQ4Groups(uint8_t* data, int64_t n, int64_t k, int64_t group_size) {
-  const int64_t row_bytes = Q4RowBytes(k, group_size);
-  const int64_t groups = Q4TransposedBlocks(k) / 4;
-  for (int64_t row = 0; row < n; ++row) {
-    for (int64_t g = 0; g < groups; ++g) {
-      uint8_t* group = data + row * row_bytes + g * 64;
-      uint32_t words[16], out[16];
-      std::memcpy(words, group, 64);
-      for (int i = 0; i < 4; ++i) {
-        for (int v = 0; v < 4; ++v) out[4 * v + i] = words[4 * i + v];
+namespace {
+
+// Rows [0, n) (n even) between the stored layout and transposed groups in pairs (quant_formats.h):
+// each pair's bytes are gathered from where one layout keeps them into where the other does.
+bool MoveQ4Groups(uint8_t* data, int64_t n, int64_t k, int64_t group_size, bool to_transposed) {
+  if (n % 2 != 0) return false;
+  const int64_t row_bytes = Q4RowBytes(k, group_size), transposed = Q4TransposedBlocks(k);
+  std::vector<uint8_t> pair(static_cast<size_t>(2 * row_bytes));
+  for (int64_t p = 0; p < n; p += 2) {
+    uint8_t* rows = data + p * row_bytes;
+    for (int64_t r = 0; r < 2; ++r) {
+      for (int64_t b = 0; b < row_bytes / 16; ++b) {
+        for (int64_t j = 0; j < 16; ++j) {
+          const int64_t stored = r * row_bytes + b * 16 + j;
+          const int64_t moved = Q4TransposedByteOffset(r, b, j, transposed, row_bytes);
+          if (to_transposed) {
+            pair[static_cast<size_t>(moved)] = rows[stored];
+          } else {
+            pair[static_cast<size_t>(stored)] = rows[moved];
+          }
+        }
       }
-      std::memcpy(group, out, 64);
     }
+    std::memcpy(rows, pair.data(), pair.size());
   }
+  return true;
 }
 
-void DequantizeRowsQ4Transposed(const uint8_t* data, const uint16_t* scales, int64_t n, int64_t k, int64_t group_size,
-                                float* w) {
-  const int64_t transposed = Q4TransposedBlocks(k);
-  DequantizeQ4Rows(data, scales, n, k, group_size, w, [transposed](const uint8_t* row, int64_t c) {
-    const uint8_t byte = row[Q4TransposedByteOffset(c / 32, c % 16, transposed)];
-    return ((c % 32) < 16 ? (byte & 0x0f) : (byte >> 4)) - 8;
-  });
+}  // namespace
+
+bool TransposeQ4Groups(uint8_t* data, int64_t n, int64_t k, int64_t group_size) {
+  return MoveQ4Groups(data, n, k, group_size, true);
+}
+
+bool UntransposeQ4Groups(uint8_t* data, int64_t n, int64_t k, int64_t group_size) {
+  return MoveQ4Groups(data, n, k, group_size, false);
+}
+
+void DequantizeRowQ4Transposed(const uint8_t* data, const uint16_t* scales, int64_t row, int64_t k, int64_t group_size,
+                               float* w) {
+  const int64_t transposed = Q4TransposedBlocks(k), row_bytes = Q4RowBytes(k, group_size);
+  const uint16_t* row_scales = scales + row * Q4GroupsPerRow(k, group_size);
+  for (int64_t c = 0; c < k; ++c) {
+    const uint8_t byte = data[Q4TransposedByteOffset(row, c / 32, c % 16, transposed, row_bytes)];
+    const int q = ((c % 32) < 16 ? (byte & 0x0f) : (byte >> 4)) - 8;
+    w[c] = static_cast<float>(q) * HalfToFloat(row_scales[c / group_size]);
+  }
 }
 
 }  // namespace kernels

@@ -26,11 +26,13 @@ void QuantizeRowsQ4(const float* w, int64_t n, int64_t k, int64_t group_size, ui
 void DequantizeRowsQ4(const uint8_t* data, const uint16_t* scales, int64_t n, int64_t k, int64_t group_size, float* w);
 // The Q4 code (-8..7) of column `column` of one Q4 row (quant_formats.h layout).
 int Q4CodeAt(const uint8_t* row, int64_t column);
-// Rows [0, n) of Q4 data (k columns) to or from transposed groups (quant_formats.h), in place.
-void TransposeQ4Groups(uint8_t* data, int64_t n, int64_t k, int64_t group_size);
-// DequantizeRowsQ4 of rows stored in transposed groups.
-void DequantizeRowsQ4Transposed(const uint8_t* data, const uint16_t* scales, int64_t n, int64_t k, int64_t group_size,
-                                float* w);
+// Rows [0, n) of Q4 data (k columns) into transposed groups in row pairs (quant_formats.h), in place,
+// and back. n must be even: for odd n both return false and leave the bytes alone.
+bool TransposeQ4Groups(uint8_t* data, int64_t n, int64_t k, int64_t group_size);
+bool UntransposeQ4Groups(uint8_t* data, int64_t n, int64_t k, int64_t group_size);
+// DequantizeRowsQ4 of row `row` of a matrix stored in transposed groups (data, scales: the matrix's).
+void DequantizeRowQ4Transposed(const uint8_t* data, const uint16_t* scales, int64_t row, int64_t k, int64_t group_size,
+                               float* w);
 
 }  // namespace kernels
 }  // namespace kite

@@ -28,7 +28,8 @@ int RearrangeQ4ForKernels(Model& model) {
   std::set<const void*> done;
   for (Matrix* m : model.KernelLayoutMatrices()) {
     if (!m->present() || m->dtype != DType::kQ4 || m->q4_transposed) continue;
-    if (done.count(m->data) == 0 && !Q4ScalesFinite(*m)) continue;  // gemm_q4_transposed takes finite scales only
+    // gemm_q4_transposed takes row pairs and finite scales only.
+    if (done.count(m->data) == 0 && (m->rows % 2 != 0 || !Q4ScalesFinite(*m))) continue;
     if (done.insert(m->data).second) {
       // The views are const only for the file-backed case; the caller vouches for writable bytes.
       kernels::TransposeQ4Groups(static_cast<uint8_t*>(const_cast<void*>(m->data)), m->rows, m->cols, m->group_size);

@@ -9,8 +9,8 @@ class Model;
 
 // Transposes the Q4 bytes of the matrices in model.KernelLayoutMatrices() that are not yet marked,
 // once per tensor (tied matrices share their bytes), and marks every Matrix naming them
-// (Matrix::q4_transposed). Matrices with an Inf or NaN group scale stay as stored (that kernel takes
-// finite scales only). The weights must be writable memory the caller owns, and no session may
+// (Matrix::q4_transposed). Matrices with an odd row count or an Inf or NaN group scale stay as
+// stored (that kernel takes row pairs and finite scales only). The weights must be writable memory the caller owns, and no session may
 // be running. Returns how many tensors it rearranged: 0 when the kernel set has no
 // gemm_q4_transposed (the bytes are left alone) or every matrix was already marked.
 int RearrangeQ4ForKernels(Model& model);

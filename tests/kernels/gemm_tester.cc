@@ -274,8 +274,8 @@ void GemmTester::Test(const GemmKernels& set, WeightFormat f) const {
   RunKernel(set, f, p, a);
   Compare(p, f, y_ref, y_test, n_begin, n_end, ldy, "gemm");
   // The set's Q4 kernel over rows rearranged into transposed groups (quant_formats.h), as the Engine
-  // stores them for it.
-  if (f == WeightFormat::kQ4 && set.gemm_q4_transposed != nullptr) {
+  // stores them for it (matrices with an even row count).
+  if (f == WeightFormat::kQ4 && set.gemm_q4_transposed != nullptr && n_ % 2 == 0) {
     std::vector<uint8_t> transposed = p.w4;
     kernels::TransposeQ4Groups(transposed.data(), n_, k_, p.group_size);
     std::vector<float> y_transposed(y_ref.size(), kSentinel);

@@ -281,38 +281,57 @@ TEST(QuantizeQ4, ZeroHugeAndTinyGroups) {
   EXPECT_EQ(scales[1], 0);
 }
 
-// Transposed groups (quant_formats.h): word v of block i of each whole 4-block group moves to word
-// 4v + i, the last ceil(K / 32) % 4 blocks and the padding stay, transposing twice restores the
-// row, and DequantizeRowsQ4Transposed reads back what DequantizeRowsQ4 read before. K = 1 (no whole
-// group), 128 (one), 576 (4 and 2 blocks left, SmolLM2's hidden size), 600 with groups of 128
-// (19 blocks of codes in 20 stored).
+// Transposed groups in row pairs (quant_formats.h), built here the long way: per pair, each whole
+// 4-block group of the first row (word v of block i moved to word 4v + i), then the same group of the
+// second row, and so on; then the first row's last ceil(K / 32) % 4 blocks and padding as stored,
+// then the second row's. Q4TransposedByteOffset agrees with that, DequantizeRowQ4Transposed reads
+// back what DequantizeRowsQ4 read before, UntransposeQ4Groups restores the bytes, and an odd row
+// count is refused with the bytes untouched. K = 1 (no whole group), 128 (one), 576 (4 and 2 blocks
+// left, SmolLM2's hidden size), 600 with groups of 128 (19 blocks of codes in 20 stored).
 TEST(QuantizeQ4, TransposedGroups) {
   std::mt19937 rng(11);
   std::uniform_int_distribution<int> byte(0, 255);
   for (const auto& shape : {std::pair<int64_t, int64_t>{1, 32}, {128, 32}, {576, 32}, {576, 64}, {600, 128}}) {
-    const int64_t k = shape.first, g = shape.second, n = 3, row_bytes = Q4RowBytes(k, g);
+    const int64_t k = shape.first, g = shape.second, n = 4, row_bytes = Q4RowBytes(k, g);
     SCOPED_TRACE("k=" + std::to_string(k) + " g=" + std::to_string(g));
     std::vector<uint8_t> stored(static_cast<size_t>(n * row_bytes));
     for (uint8_t& b : stored) b = static_cast<uint8_t>(byte(rng));
     std::vector<uint16_t> scales(static_cast<size_t>(n * Q4GroupsPerRow(k, g)));
     for (uint16_t& s : scales) s = FloatToHalf(0.01f * static_cast<float>(byte(rng) + 1));
-    std::vector<uint8_t> t = stored;
-    TransposeQ4Groups(t.data(), n, k, g);
     const int64_t whole = Q4TransposedBlocks(k);
+    std::vector<uint8_t> want;
+    for (int64_t pair = 0; pair < n; pair += 2) {
+      for (int64_t b = 0; b < whole; b += 4) {
+        for (int64_t r = pair; r < pair + 2; ++r) {
+          for (int64_t word = 0; word < 16; ++word) {  // word 4v + i of the group is word v of block b + i
+            const uint8_t* from = &stored[r * row_bytes + (b + word % 4) * 16 + 4 * (word / 4)];
+            want.insert(want.end(), from, from + 4);
+          }
+        }
+      }
+      for (int64_t r = pair; r < pair + 2; ++r) {
+        want.insert(want.end(), stored.begin() + r * row_bytes + whole * 16, stored.begin() + (r + 1) * row_bytes);
+      }
+    }
+    std::vector<uint8_t> t = stored;
+    ASSERT_TRUE(TransposeQ4Groups(t.data(), n, k, g));
+    EXPECT_TRUE(t == want);
     for (int64_t r = 0; r < n; ++r) {
       for (int64_t b = 0; b < row_bytes / 16; ++b) {
-        for (int64_t v = 0; v < 4; ++v) {
-          const int64_t at = b < whole ? (b / 4) * 64 + (4 * v + b % 4) * 4 : b * 16 + 4 * v;
-          EXPECT_EQ(std::memcmp(&t[r * row_bytes + at], &stored[r * row_bytes + b * 16 + 4 * v], 4), 0)
-              << "row " << r << " block " << b << " word " << v;
+        for (int64_t j = 0; j < 16; ++j) {
+          ASSERT_EQ(t[Q4TransposedByteOffset(r, b, j, whole, row_bytes)], stored[r * row_bytes + b * 16 + j])
+              << "row " << r << " block " << b << " byte " << j;
         }
       }
     }
-    std::vector<float> want(static_cast<size_t>(n * k)), got(want.size());
-    DequantizeRowsQ4(stored.data(), scales.data(), n, k, g, want.data());
-    DequantizeRowsQ4Transposed(t.data(), scales.data(), n, k, g, got.data());
-    EXPECT_TRUE(got == want);
-    TransposeQ4Groups(t.data(), n, k, g);
+    std::vector<float> want_values(static_cast<size_t>(n * k)), got(want_values.size());
+    DequantizeRowsQ4(stored.data(), scales.data(), n, k, g, want_values.data());
+    for (int64_t r = 0; r < n; ++r) DequantizeRowQ4Transposed(t.data(), scales.data(), r, k, g, got.data() + r * k);
+    EXPECT_TRUE(got == want_values);
+    ASSERT_TRUE(UntransposeQ4Groups(t.data(), n, k, g));
+    EXPECT_TRUE(t == stored);
+    EXPECT_FALSE(TransposeQ4Groups(t.data(), n - 1, k, g));
+    EXPECT_FALSE(UntransposeQ4Groups(t.data(), n - 1, k, g));
     EXPECT_TRUE(t == stored);
   }
 }

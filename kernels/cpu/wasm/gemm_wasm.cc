@@ -320,9 +320,9 @@ KITE_WASM_INLINE void Q4GroupStep(const TransposedGroup& g, const uint8_t* wa, c
   *acc_b = wasm_f32x4_add(*acc_b, wasm_f32x4_mul(dots_b, scale_b));
 }
 
-// The whole groups [g, end) of rows a and b (weights wa, wb from the first group on; scales wsa, wsb
-// of the rows, b: the first group's block), as [a0 + a2, a1 + a3, b0 + b2, b1 + b3] of the lanes of
-// Q4GroupStep's sums. Not inlined: on its own the loop keeps its few values in registers, where
+// The whole groups [g, end) of rows a and b (weights wa, wb from the first group on, in one row pair
+// or the same row twice, whose groups are 128 bytes apart; scales wsa, wsb of the rows, b: the first
+// group's block), as [a0 + a2, a1 + a3, b0 + b2, b1 + b3] of the lanes of Q4GroupStep's sums. Not inlined: on its own the loop keeps its few values in registers, where
 // inlined into the row pair's code V8 spilled and reloaded 5 of them per step (1.06x in L2).
 template <int kBlocksPerGroup>
 __attribute__((noinline)) v128_t Q4GroupLoop(const TransposedGroup* g, const TransposedGroup* end, const uint8_t* wa,
@@ -330,7 +330,7 @@ __attribute__((noinline)) v128_t Q4GroupLoop(const TransposedGroup* g, const Tra
                                              int64_t blocks_per_group) {
   volatile v128_t schedule_barrier;
   v128_t acc_a = wasm_f32x4_splat(0.0f), acc_b = acc_a;
-  for (; g != end; ++g, wa += 64, wb += 64, b += 4) {
+  for (; g != end; ++g, wa += 128, wb += 128, b += 4) {
     Q4GroupStep(*g, wa, wb, Q4GroupScaleHalves<kBlocksPerGroup>(wsa, wsb, b, blocks_per_group), &acc_a, &acc_b,
                 &schedule_barrier);
   }
@@ -345,7 +345,7 @@ __attribute__((noinline)) v128_t Q4GroupLoop(const TransposedGroup* g, const Tra
 // nothing there.
 __attribute__((noinline)) float Q4TransposedRowDotScalar(const GemmTile& t, const PreparedRow& p, int64_t b0,
                                                          int64_t blocks, int64_t n) {
-  const uint8_t* row = static_cast<const uint8_t*>(t.w) + n * t.w_row_bytes;
+  const uint8_t* w = static_cast<const uint8_t*>(t.w);
   const uint16_t* ws = static_cast<const uint16_t*>(t.w_scales) + n * t.w_scales_per_row;
   const int64_t transposed = t.blocks / 4 * 4;  // Q4TransposedBlocks(K): t.blocks is ceil(K / 32)
   float sum = 0.0f;
@@ -356,7 +356,7 @@ __attribute__((noinline)) float Q4TransposedRowDotScalar(const GemmTile& t, cons
     wasm_v128_store(x + 16, p.x[pb][1]);
     int32_t dot = 0;
     for (int j = 0; j < 16; ++j) {
-      const uint8_t byte = row[Q4TransposedByteOffset(b, j, transposed)];
+      const uint8_t byte = w[Q4TransposedByteOffset(n, b, j, transposed, t.w_row_bytes)];
       dot += ((byte & 0x0f) - 8) * x[j] + ((byte >> 4) - 8) * x[16 + j];
     }
     sum += static_cast<float>(dot) * (HalfToFloat(ws[b / t.blocks_per_group]) * p.scale[pb]);
@@ -365,7 +365,8 @@ __attribute__((noinline)) float Q4TransposedRowDotScalar(const GemmTile& t, cons
 }
 #endif
 
-// Q4 decode, RowDot of rows n and n_b into out[0] and out[1] (n_b = n + 1, or n for a last odd row):
+// Q4 decode, RowDot of rows n and n_b into out[0] and out[1] (n_b = n + 1, or n for a row alone;
+// kTransposed: n even when n_b = n + 1, the rows of one pair):
 // each row's 4-block steps as in RowDot (kTransposed, relaxed only: both rows' together over the
 // transposed groups, Q4GroupStep), then their last 1 or 2 blocks (K % 128 = 32 or 64, e.g. K = 576)
 // in one Q4PairTail, whose reduction and scaling would otherwise cost each row almost a whole step.
@@ -396,9 +397,13 @@ KITE_WASM_INLINE void Q4RowDotPair(const GemmTile& t, const PreparedRow& p, int6
       out[1] = Q4TransposedRowDotScalar(t, p, b0, blocks, n_b);
       return;
     }
-    groups = Q4GroupLoop<kBlocksPerGroup>(p.groups, p.groups + whole / 4, w[0], w[1], ws[0], ws[1], b0, bpg);
-    w[0] += whole * 16;
-    w[1] += whole * 16;
+    // Rows n and n_b are one row pair (n even) or the same row (quant_formats.h).
+    const int64_t transposed = t.blocks / 4 * 4, rest_bytes = t.w_row_bytes - transposed * 16;
+    const uint8_t* pair = static_cast<const uint8_t*>(t.w) + (n - n % 2) * t.w_row_bytes;
+    groups = Q4GroupLoop<kBlocksPerGroup>(p.groups, p.groups + whole / 4, pair + b0 * 32 + n % 2 * 64,
+                                          pair + b0 * 32 + n_b % 2 * 64, ws[0], ws[1], b0, bpg);
+    w[0] = pair + 2 * transposed * 16 + n % 2 * rest_bytes;  // the rows' last blocks (b0 + whole = transposed)
+    w[1] = pair + 2 * transposed * 16 + n_b % 2 * rest_bytes;
   }
 #endif
   _Pragma("clang loop unroll(full)")
@@ -477,14 +482,8 @@ void SweepRows(const GemmTile& t, int64_t m0, int mr, int64_t n_begin, int64_t n
           }
         };
         constexpr int64_t kRowsPerStep = kQ4 ? 2 : 1;
-        // kDecodeStreams streams, one row (pair) from each in turn, then the rows left over.
-        const int64_t per_stream = (n_end - n_begin) / (kDecodeStreams * kRowsPerStep) * kRowsPerStep;
-        for (int64_t i = 0; i < per_stream; i += kRowsPerStep) {
-          for (int s = 0; s < kDecodeStreams; ++s) rows_at(n_begin + s * per_stream + i);
-        }
-        int64_t n = n_begin + kDecodeStreams * per_stream;
-        for (; n + kRowsPerStep <= n_end; n += kRowsPerStep) rows_at(n);
-        if (kQ4 && n < n_end) {  // an odd last Q4 row: alone, or (transposed groups) paired with itself
+        // Rows in transposed groups pair up as stored, from an even row: an odd first row goes alone.
+        const auto row_alone = [&](int64_t n) {
           float dot;
           if constexpr (kQ4 && kTransposed) {
             float dots[2];
@@ -494,7 +493,17 @@ void SweepRows(const GemmTile& t, int64_t m0, int mr, int64_t n_begin, int64_t n
             dot = RowDot<kQ4, kBlocksPerGroup>(t, p, b0, blocks, n);
           }
           y[n] = b0 == 0 ? dot : y[n] + dot;
+        };
+        int64_t first = n_begin;
+        if (kTransposed && first % 2 != 0 && first < n_end) row_alone(first++);
+        // kDecodeStreams streams, one row (pair) from each in turn, then the rows left over.
+        const int64_t per_stream = (n_end - first) / (kDecodeStreams * kRowsPerStep) * kRowsPerStep;
+        for (int64_t i = 0; i < per_stream; i += kRowsPerStep) {
+          for (int s = 0; s < kDecodeStreams; ++s) rows_at(first + s * per_stream + i);
         }
+        int64_t n = first + kDecodeStreams * per_stream;
+        for (; n + kRowsPerStep <= n_end; n += kRowsPerStep) rows_at(n);
+        if (kQ4 && n < n_end) row_alone(n);  // an odd last Q4 row
       } else {
         for (int64_t n0 = n_begin; n0 < n_end; n0 += kTileCols) {
           const int nr = n_end - n0 < kTileCols ? static_cast<int>(n_end - n0) : kTileCols;

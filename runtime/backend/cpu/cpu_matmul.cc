@@ -111,13 +111,14 @@ void DequantizeRow(const Matrix& w, int64_t row, float* out) {
       break;
     }
     case DType::kQ4: {
+      if (w.q4_transposed) {  // its rows are interleaved in pairs
+        kernels::DequantizeRowQ4Transposed(static_cast<const uint8_t*>(w.data), static_cast<const uint16_t*>(w.scales),
+                                           row, k, w.group_size, out);
+        break;
+      }
       const uint8_t* r = static_cast<const uint8_t*>(w.data) + row * Q4RowBytes(k, w.group_size);
       const uint16_t* s = static_cast<const uint16_t*>(w.scales) + row * Q4GroupsPerRow(k, w.group_size);
-      if (w.q4_transposed) {
-        kernels::DequantizeRowsQ4Transposed(r, s, 1, k, w.group_size, out);
-      } else {
-        kernels::DequantizeRowsQ4(r, s, 1, k, w.group_size, out);
-      }
+      kernels::DequantizeRowsQ4(r, s, 1, k, w.group_size, out);
       break;
     }
     case DType::kI32: break;

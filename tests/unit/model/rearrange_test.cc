@@ -49,7 +49,7 @@ TEST(RearrangeWeights, OnlyForAnEngineLoadedFromMemory) {
 }
 
 TEST(RearrangeWeights, MarkedMatricesGoThroughTheTransposedKernelAndDecoding) {
-  const int64_t n = 37, k = 600, group = 32;  // 19 blocks: 4 whole groups and 3 blocks left
+  const int64_t n = 38, k = 600, group = 32;  // 19 blocks: 4 whole groups and 3 blocks left
   std::mt19937 rng(3);
   std::normal_distribution<float> normal(0.0f, 1.0f);
   std::vector<float> w(n * k), x(2 * k);
@@ -70,7 +70,7 @@ TEST(RearrangeWeights, MarkedMatricesGoThroughTheTransposedKernelAndDecoding) {
   marked.q4_transposed = true;
 
   std::vector<float> row_plain(k), row_marked(k);
-  for (int64_t r : {0, 17, 36}) {
+  for (int64_t r : {0, 17, 36, 37}) {
     DequantizeRow(plain, r, row_plain.data());
     DequantizeRow(marked, r, row_marked.data());
     EXPECT_EQ(row_plain, row_marked) << "row " << r;

@@ -14,12 +14,13 @@
 namespace kite {
 namespace testing {
 
-// gemm_q4 over rows [0, a.n_end) of w stored in transposed groups.
+// gemm_q4 over rows [0, a.n_end) of w stored in transposed groups (row pairs: an odd n_end's row
+// has its pair's second row after it).
 inline void TransposedThroughReference(const kernels::GemmArgs& a, const uint8_t* w, const uint16_t* scales,
                                        int64_t group, const int8_t* xq, const float* x_scales) {
-  const int64_t row_bytes = Q4RowBytes(a.k, group);
-  std::vector<uint8_t> stored(w, w + a.n_end * row_bytes);
-  kernels::TransposeQ4Groups(stored.data(), a.n_end, a.k, group);  // transposing twice gives the rows back
+  const int64_t row_bytes = Q4RowBytes(a.k, group), rows = RoundUp(a.n_end, 2);
+  std::vector<uint8_t> stored(w, w + rows * row_bytes);
+  kernels::UntransposeQ4Groups(stored.data(), rows, a.k, group);
   kernels::ReferenceGemmKernels().gemm_q4(a, stored.data(), scales, group, xq, x_scales);
 }
 
