@@ -172,28 +172,36 @@ int Q4CodeAt(const uint8_t* row, int64_t column) {
 
 namespace {
 
-// Rows [0, n) (n even) between the stored layout and transposed groups in pairs (quant_formats.h):
-// each pair's bytes are gathered from where one layout keeps them into where the other does.
+// Word v of block i of a 4-block group (64 bytes, 16 words of 4 bytes) to word 4v + i: its own inverse.
+void TransposeGroupWords(const uint8_t* from, uint8_t* to) {
+  uint32_t words[16], out[16];
+  std::memcpy(words, from, 64);
+  for (int i = 0; i < 4; ++i) {
+    for (int v = 0; v < 4; ++v) out[4 * v + i] = words[4 * i + v];
+  }
+  std::memcpy(to, out, 64);
+}
+
+// Rows [0, n) (n even) between the stored layout and transposed groups in pairs (quant_formats.h),
+// one row pair at a time through a buffer of two rows.
 bool MoveQ4Groups(uint8_t* data, int64_t n, int64_t k, int64_t group_size, bool to_transposed) {
   if (n % 2 != 0) return false;
-  const int64_t row_bytes = Q4RowBytes(k, group_size), transposed = Q4TransposedBlocks(k);
-  std::vector<uint8_t> pair(static_cast<size_t>(2 * row_bytes));
+  const int64_t row_bytes = Q4RowBytes(k, group_size), groups = Q4TransposedBlocks(k) / 4;
+  const int64_t rest_bytes = row_bytes - groups * 64;  // each row's last blocks and padding, as stored
+  std::vector<uint8_t> buffer(static_cast<size_t>(2 * row_bytes));
+  uint8_t* pair_out = buffer.data();
   for (int64_t p = 0; p < n; p += 2) {
-    uint8_t* rows = data + p * row_bytes;
+    uint8_t* pair = data + p * row_bytes;
     for (int64_t r = 0; r < 2; ++r) {
-      for (int64_t b = 0; b < row_bytes / 16; ++b) {
-        for (int64_t j = 0; j < 16; ++j) {
-          const int64_t stored = r * row_bytes + b * 16 + j;
-          const int64_t moved = Q4TransposedByteOffset(r, b, j, transposed, row_bytes);
-          if (to_transposed) {
-            pair[static_cast<size_t>(moved)] = rows[stored];
-          } else {
-            pair[static_cast<size_t>(stored)] = rows[moved];
-          }
-        }
+      const int64_t stored_row = r * row_bytes, rest = 2 * groups * 64 + r * rest_bytes;
+      for (int64_t g = 0; g < groups; ++g) {
+        const int64_t stored = stored_row + g * 64, moved = g * 128 + r * 64;
+        TransposeGroupWords(pair + (to_transposed ? stored : moved), pair_out + (to_transposed ? moved : stored));
       }
+      std::memcpy(pair_out + (to_transposed ? rest : stored_row + groups * 64),
+                  pair + (to_transposed ? stored_row + groups * 64 : rest), static_cast<size_t>(rest_bytes));
     }
-    std::memcpy(rows, pair.data(), pair.size());
+    std::memcpy(pair, pair_out, buffer.size());
   }
   return true;
 }

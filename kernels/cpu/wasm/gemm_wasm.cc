@@ -322,8 +322,9 @@ KITE_WASM_INLINE void Q4GroupStep(const TransposedGroup& g, const uint8_t* wa, c
 
 // The whole groups [g, end) of rows a and b (weights wa, wb from the first group on, in one row pair
 // or the same row twice, whose groups are 128 bytes apart; scales wsa, wsb of the rows, b: the first
-// group's block), as [a0 + a2, a1 + a3, b0 + b2, b1 + b3] of the lanes of Q4GroupStep's sums. Not inlined: on its own the loop keeps its few values in registers, where
-// inlined into the row pair's code V8 spilled and reloaded 5 of them per step (1.06x in L2).
+// group's block), as [a0 + a2, a1 + a3, b0 + b2, b1 + b3] of the lanes of Q4GroupStep's sums. Not
+// inlined: on its own the loop keeps its few values in registers, where inlined into the row pair's
+// code V8 spilled and reloaded 5 of them per step (1.06x in L2).
 template <int kBlocksPerGroup>
 __attribute__((noinline)) v128_t Q4GroupLoop(const TransposedGroup* g, const TransposedGroup* end, const uint8_t* wa,
                                              const uint8_t* wb, const uint16_t* wsa, const uint16_t* wsb, int64_t b,
