@@ -164,10 +164,16 @@ void DequantizeRowsQ4(const uint8_t* data, const uint16_t* scales, int64_t n, in
   }
 }
 
+namespace {
+
+// The code of column `column` from the byte of its block that holds it (quant_formats.h).
+int Q4CodeInByte(uint8_t byte, int64_t column) { return ((column % 32) < 16 ? (byte & 0x0f) : (byte >> 4)) - 8; }
+
+}  // namespace
+
 // Block column / 32 is 16 bytes; its low nibbles hold columns 0..15, the high ones 16..31.
 int Q4CodeAt(const uint8_t* row, int64_t column) {
-  const uint8_t byte = row[(column / 32) * 16 + (column % 16)];
-  return ((column % 32) < 16 ? (byte & 0x0f) : (byte >> 4)) - 8;
+  return Q4CodeInByte(row[(column / 32) * 16 + (column % 16)], column);
 }
 
 namespace {
@@ -186,20 +192,20 @@ void TransposeGroupWords(const uint8_t* from, uint8_t* to) {
 // one row pair at a time through a buffer of two rows.
 bool MoveQ4Groups(uint8_t* data, int64_t n, int64_t k, int64_t group_size, bool to_transposed) {
   if (n % 2 != 0) return false;
-  const int64_t row_bytes = Q4RowBytes(k, group_size), groups = Q4TransposedBlocks(k) / 4;
-  const int64_t rest_bytes = row_bytes - groups * 64;  // each row's last blocks and padding, as stored
+  const int64_t row_bytes = Q4RowBytes(k, group_size), transposed = Q4TransposedBlocks(k);
+  const int64_t rest_bytes = row_bytes - transposed * 16;  // each row's last blocks and padding, as stored
   std::vector<uint8_t> buffer(static_cast<size_t>(2 * row_bytes));
   uint8_t* pair_out = buffer.data();
   for (int64_t p = 0; p < n; p += 2) {
     uint8_t* pair = data + p * row_bytes;
-    for (int64_t r = 0; r < 2; ++r) {
-      const int64_t stored_row = r * row_bytes, rest = 2 * groups * 64 + r * rest_bytes;
-      for (int64_t g = 0; g < groups; ++g) {
-        const int64_t stored = stored_row + g * 64, moved = g * 128 + r * 64;
+    for (int64_t r = 0; r < 2; ++r) {  // offsets within the pair: rows 0 and 1
+      const int64_t stored_row = r * row_bytes, rest = Q4TransposedByteOffset(r, transposed, 0, transposed, row_bytes);
+      for (int64_t b = 0; b < transposed; b += 4) {
+        const int64_t stored = stored_row + b * 16, moved = Q4TransposedByteOffset(r, b, 0, transposed, row_bytes);
         TransposeGroupWords(pair + (to_transposed ? stored : moved), pair_out + (to_transposed ? moved : stored));
       }
-      std::memcpy(pair_out + (to_transposed ? rest : stored_row + groups * 64),
-                  pair + (to_transposed ? stored_row + groups * 64 : rest), static_cast<size_t>(rest_bytes));
+      std::memcpy(pair_out + (to_transposed ? rest : stored_row + transposed * 16),
+                  pair + (to_transposed ? stored_row + transposed * 16 : rest), static_cast<size_t>(rest_bytes));
     }
     std::memcpy(pair, pair_out, buffer.size());
   }
@@ -221,8 +227,7 @@ void DequantizeRowQ4Transposed(const uint8_t* data, const uint16_t* scales, int6
   const int64_t transposed = Q4TransposedBlocks(k), row_bytes = Q4RowBytes(k, group_size);
   const uint16_t* row_scales = scales + row * Q4GroupsPerRow(k, group_size);
   for (int64_t c = 0; c < k; ++c) {
-    const uint8_t byte = data[Q4TransposedByteOffset(row, c / 32, c % 16, transposed, row_bytes)];
-    const int q = ((c % 32) < 16 ? (byte & 0x0f) : (byte >> 4)) - 8;
+    const int q = Q4CodeInByte(data[Q4TransposedByteOffset(row, c / 32, c % 16, transposed, row_bytes)], c);
     w[c] = static_cast<float>(q) * HalfToFloat(row_scales[c / group_size]);
   }
 }

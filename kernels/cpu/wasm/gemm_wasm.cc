@@ -398,7 +398,8 @@ KITE_WASM_INLINE void Q4RowDotPair(const GemmTile& t, const PreparedRow& p, int6
       out[1] = Q4TransposedRowDotScalar(t, p, b0, blocks, n_b);
       return;
     }
-    // Rows n and n_b are one row pair (n even) or the same row (quant_formats.h).
+    // Rows n and n_b are one row pair (n even) or the same row (quant_formats.h). The offsets are
+    // Q4TransposedByteOffset's, written out: calling it here, per row pair, ran 0.97x.
     const int64_t transposed = t.blocks / 4 * 4, rest_bytes = t.w_row_bytes - transposed * 16;
     const uint8_t* pair = static_cast<const uint8_t*>(t.w) + (n - n % 2) * t.w_row_bytes;
     groups = Q4GroupLoop<kBlocksPerGroup>(p.groups, p.groups + whole / 4, pair + b0 * 32 + n % 2 * 64,
