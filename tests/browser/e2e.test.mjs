@@ -22,6 +22,7 @@ import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
+import { launchWithAdapter } from './webgpu/launch.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const repo = path.resolve(here, '../..');
@@ -425,9 +426,11 @@ describe('Kite in Chromium on WebGPU (SwiftShader)', {
   let browser;
   before(async () => {
     server = await startServer({ mounts });
-    browser = await chromium.launch({
+    let probe;
+    ({ browser, page: probe } = await launchWithAdapter(chromium, {
       executablePath: chromiumPath, headless: true, args: ['--no-sandbox', '--enable-unsafe-webgpu'],
-    });
+    }, `${server.url}tests/webgpu/blank.html`, { log: (line) => console.error(line) }));
+    await probe.close();
   });
   after(async () => {
     await browser?.close();
@@ -634,8 +637,11 @@ describe('Kite in Chromium on WebGPU with shader-f16 (lavapipe)', {
     const lp = lavapipeLaunch(path.join(outDir, 'lavapipe'));
     need(lp.ok, `the lavapipe adapter is unavailable: ${lp.reason} (KITE_BROWSER_LAVAPIPE=0 skips these tests)`);
     server = await startServer({ mounts });
-    browser = await chromium.launch({ executablePath: lp.executablePath, env: lp.env, headless: true,
-      args: ['--no-sandbox', '--enable-unsafe-webgpu', ...lp.args] });
+    let probe;
+    ({ browser, page: probe } = await launchWithAdapter(chromium, { executablePath: lp.executablePath, env: lp.env,
+      headless: true, args: ['--no-sandbox', '--enable-unsafe-webgpu', ...lp.args] }, `${server.url}tests/webgpu/blank.html`,
+    { log: (line) => console.error(line) }));
+    await probe.close();
   });
   after(async () => {
     await browser?.close();

@@ -28,6 +28,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createRequire } from 'node:module';
 import { lavapipeLaunch } from './lavapipe/lavapipe.mjs';
+import { launchWithAdapter } from './launch.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const root = path.resolve(here, '../../..');
@@ -140,8 +141,7 @@ async function main() {
         if (opt('context')) query += `&context=${opt('context')}`;
         query += `&wasm=/${wasmDir}/kite.mjs&models=/${modelsDir}&list=${wasmModels}`;
       }
-      const browser = await chromium.launch(launch);
-      const page = await browser.newPage();
+      const { browser, page } = await launchWithAdapter(chromium, launch, `${base}/tests/browser/webgpu/blank.html`);
       page.on('console', (m) => { if (m.type() === 'error') console.log(`  [console.error] ${m.text()}`); });
       page.on('pageerror', (e) => console.log(`  [pageerror] ${e.message}`));
       const name = suite === 'wasm' && kvCache ? `${suite} (${kvCache} KV cache)` : suite;
