@@ -80,6 +80,17 @@ function timeWasm(engine, vocab, test, threads) {
   return ms;
 }
 
+// Bytes of this process in 2 MiB pages (Linux; 0 elsewhere). V8 does not ask for huge pages for a
+// wasm heap, so where THP is 'madvise' it stays in 4 KiB pages, while native kite's mmap of the
+// .kite file can sit in the page cache's huge folios: decode streams every weight once per token.
+function hugePageBytes() {
+  let text = '';
+  try { text = fs.readFileSync('/proc/self/smaps_rollup', 'utf8'); } catch { return 0; }
+  let kb = 0;
+  for (const m of text.matchAll(/^(?:AnonHugePages|FilePmdMapped|ShmemPmdMapped):\s+(\d+) kB/gm)) kb += Number(m[1]);
+  return kb * 1024;
+}
+
 async function benchWasm(kite, models, tests, threads, reps) {
   const results = {};
   for (const model of models) {
@@ -94,6 +105,7 @@ async function benchWasm(kite, models, tests, threads, reps) {
       }
       results[model][test] = (Number(test.slice(2)) * 1000) / best;
     }
+    results[model].huge_page_bytes = hugePageBytes();
     engine.destroy();
   }
   return results;
@@ -109,6 +121,7 @@ function benchNative(kiteExe, model, tests, threads, reps) {
     r[j.test] = j.tok_s;
     r.read_gb_s = j.read_bandwidth_gb_s;  // kite bench's read probe, with these threads
     r.weight_bytes = j.weight_bytes_per_token;
+    r.huge_page_bytes = j.huge_page_bytes;
   }
   return r;
 }
@@ -142,6 +155,7 @@ function benchNative(kiteExe, model, tests, threads, reps) {
       for (const t of tests) (rows[model][side][t] ||= []).push(res[t]);
       const read = readGbps ?? res.read_gb_s;
       if (read) (rows[model][side].read_gb_s ||= []).push(read);
+      if (res.huge_page_bytes !== undefined) (rows[model][side].huge_page_bytes ||= []).push(res.huge_page_bytes);
     }
   };
   for (let round = 0; round < o.rounds; ++round) {
@@ -179,6 +193,7 @@ function benchNative(kiteExe, model, tests, threads, reps) {
       row[side] = { ...row[side] };
       for (const t of tests) row[side][t] = median(r[side][t]);
       if (r[side].read_gb_s) row[side].read_gb_s = median(r[side].read_gb_s);
+      if (r[side].huge_page_bytes) row[side].huge_page_bytes = median(r[side].huge_page_bytes);
     }
     row.weight_bytes = r.weight_bytes;
     row.ratio_st = {};
@@ -219,6 +234,9 @@ function benchNative(kiteExe, model, tests, threads, reps) {
     if (roof('wasm_st') && roof('native_1t')) {
       console.log(`${tg} vs the 1-thread read roofline: wasm ${roof('wasm_st')}, native ${roof('native_1t')}`);
     }
+    const huge = (side) => (row[side] && row[side].huge_page_bytes !== undefined ? `${(row[side].huge_page_bytes / 1e6).toFixed(0)} MB` : '-');
+    console.log(`memory in 2 MiB pages (1 thread): wasm process ${huge('wasm_st')}, native ${huge('native_1t')} ` +
+                `(of ${(row.weight_bytes / 1e6).toFixed(0)} MB of weights)`);
   }
   if (o.json) fs.writeFileSync(o.json, JSON.stringify(report, null, 1));
   process.exit(0);  // the pthreads module's workers would keep node alive
